@@ -1,0 +1,33 @@
+/**
+ * The small interface through which the engine talks to models. The engine never sees a tensor
+ * library: it asks a base classifier for the class counts of a batch of noisy draws around x.
+ */
+
+/** A batch of Gaussian draws around one input: x + sigma * eps_i for i in [first, first + count). */
+export interface DrawBatch {
+  /** The clean input, flattened row-major. */
+  readonly x: Float32Array;
+  readonly sigma: number;
+  /** Noise key: eps_i depends only on (seed, stream, i), never on how draws are batched. */
+  readonly seed: number;
+  readonly stream: number;
+  readonly first: number;
+  readonly count: number;
+}
+
+/** A base classifier f evaluated on noisy draws; the noise may be made on the host or in the model graph. */
+export interface NoisyClassifier {
+  readonly classes: number;
+  /** Class counts (length `classes`) of f(x + sigma * eps_i) over the draws of the batch. */
+  countBatch(batch: DrawBatch): Promise<Uint32Array>;
+}
+
+/** A base classifier on already-noisy inputs; `withHostNoise` turns it into a NoisyClassifier. */
+export interface BatchClassifier {
+  readonly classes: number;
+  /**
+   * The predicted class of each of `count` inputs laid out back to back in `inputs`. `sigma` is the
+   * noise level they carry, for base models that take it as an input (denoisers).
+   */
+  classify(inputs: Float32Array, count: number, sigma: number): Promise<Int32Array>;
+}

@@ -1,0 +1,1 @@
+// PLACEHOLDER: see noise helper

@@ -1,0 +1,22 @@
+import { existsSync } from "node:fs";
+import { defineConfig } from "tsup";
+
+// One entry point per public subpath of the package (see "exports" in package.json).
+const entries = {
+  "core/index": "src/core/index.ts",
+  "runtime/index": "src/runtime/index.ts",
+  "server/index": "src/server/index.ts",
+  "sdk/index": "src/sdk/index.ts",
+  "cli/index": "src/cli/index.ts",
+};
+
+export default defineConfig({
+  entry: Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file))),
+  format: ["esm"],
+  target: "node20",
+  platform: "node",
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  splitting: true,
+});
