@@ -1,0 +1,41 @@
+import type { CertifyResult } from "./certify.js";
+
+/** A classifier option: a sigma and the base model smoothed with it. */
+export interface OptionRef {
+  index: number;
+  sigma: number;
+  name?: string;
+}
+
+/** One certified stage: CERTIFY's counts and bound, the share of alpha it spent, and its option. */
+export interface StageReport extends CertifyResult {
+  /** The classifier option: used by the classifier stage, or chosen by the estimator stage. */
+  option: OptionRef | null;
+}
+
+export type AbstainReason = "estimator" | "classifier";
+
+/** A certificate: reproducible from its seed, parameters, input and model digests. */
+export interface Certificate {
+  certifier: string;
+  mode: "dual" | "global";
+  /** The smoothed classifier's class, or null when it abstains. */
+  prediction: { index: number; label: string } | null;
+  abstained: boolean;
+  abstainReason: AbstainReason | null;
+  /** Certified L2 radius: min(R_sigma, R_c) in dual mode (Sun, Mao, Vechev 2026, Theorem 4.2). */
+  radius: number;
+  /** The estimator abstained and the configured fallback option was used: radius 0. */
+  fallback: boolean;
+  /** Probability that the certificate is wrong, at most the sum of the stages' shares. */
+  alpha: number;
+  seed: number;
+  parameters: { n0: number; n: number; alpha: number; alphaSplit: number | null; sigma: number | null };
+  stages: { estimator: StageReport | null; classifier: StageReport | null };
+  /** sha256 of each model file the certificate depends on. */
+  models: Record<string, string>;
+  noise: typeof NOISE;
+}
+
+/** The noise that all certificates use; part of what makes them reproducible. */
+export const NOISE = "philox4x32-10/box-muller" as const;

@@ -1,0 +1,14 @@
+export * from "./certificate.js";
+export * from "./certifier.js";
+export * from "./certify.js";
+export * from "./errors.js";
+export * from "./host-noise.js";
+export * from "./input.js";
+export * from "./manifest.js";
+export type * from "./model.js";
+export * from "./noise.js";
+export * from "./parameters.js";
+export * from "./predict.js";
+export * from "./sampler.js";
+export * from "./stats.js";
+export * from "./streams.js";

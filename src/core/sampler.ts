@@ -1,0 +1,57 @@
+import type { NoisyClassifier } from "./model.js";
+
+export interface Progress {
+  done: number;
+  total: number;
+}
+
+export interface SampleHooks {
+  signal?: AbortSignal | undefined;
+  /** Called after each batch with the number of draws done so far in this call. */
+  onBatch?: ((done: number) => void) | undefined;
+}
+
+export interface SampleSpec {
+  x: Float32Array;
+  sigma: number;
+  seed: number;
+  stream: number;
+  num: number;
+  batchSize: number;
+}
+
+/**
+ * Class counts of the base classifier over `num` noisy draws, in batches of at most `batchSize`:
+ * memory is bounded by the batch, never by `num`. Draw i always gets the same noise, so the counts
+ * do not depend on the batch size.
+ */
+export async function sampleCounts(
+  model: NoisyClassifier,
+  spec: SampleSpec,
+  hooks: SampleHooks = {},
+): Promise<Uint32Array> {
+  const counts = new Uint32Array(model.classes);
+  for (let first = 0; first < spec.num; first += spec.batchSize) {
+    hooks.signal?.throwIfAborted();
+    const count = Math.min(spec.batchSize, spec.num - first);
+    const batch = await model.countBatch({
+      x: spec.x,
+      sigma: spec.sigma,
+      seed: spec.seed,
+      stream: spec.stream,
+      first,
+      count,
+    });
+    for (let c = 0; c < counts.length; c++) counts[c] = (counts[c] ?? 0) + (batch[c] ?? 0);
+    hooks.onBatch?.(first + count);
+  }
+  hooks.signal?.throwIfAborted();
+  return counts;
+}
+
+/** Index of the largest count; ties go to the lowest index, as numpy's argmax in Cohen et al.'s code. */
+export function argmax(counts: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < counts.length; i++) if ((counts[i] ?? 0) > (counts[best] ?? 0)) best = i;
+  return best;
+}
