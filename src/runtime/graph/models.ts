@@ -1,0 +1,206 @@
+/**
+ * Whole ONNX models for the runtime: a chain composed into one classifier (host-noise path), the same
+ * with its Gaussian noise made inside the graph (graph-noise path), and a noise-only model.
+ */
+import { composeChain, irVersionFor } from "./compose.js";
+import { emitGaussian, type NoiseKey } from "./gaussian.js";
+import {
+  attr,
+  DT,
+  GraphBuilder,
+  GraphError,
+  type GraphProto,
+  type ModelProto,
+  P,
+  valueInfo,
+} from "./proto.js";
+
+/** Opset of the noise ops: BitwiseXor is new in opset 18. */
+const NOISE_OPSET = 18;
+
+/** Names of the graph inputs; the graph-noise model takes all but `batch`, the composed chain `batch` and `sigma`. */
+export const GRAPH_INPUTS = {
+  /** float32 [D]: the clean input, flattened. */
+  x: "x",
+  /** float32 [1] (graph noise) or [N] (composed chain): the noise level. */
+  sigma: "sigma",
+  /** uint32 [2]: the Philox key (seedKey in src/core/noise.ts). */
+  key: "key",
+  /** uint32 [1]. */
+  stream: "stream",
+  /** uint32 [1]: index of the first draw. */
+  first: "first",
+  /** int64 [1]: number of draws. */
+  count: "count",
+  /** float32 [N, ...shape]: noisy inputs (composed chain). */
+  batch: "batch",
+} as const;
+
+/** Graph outputs: `classes` always; the others on request. */
+export const GRAPH_OUTPUTS = {
+  /** int64 [N]: argmax of the logits. */
+  classes: "classes",
+  /** float32 [N, C]. */
+  logits: "logits",
+  /** float32 [count, D]: the standard normal noise (before sigma). */
+  noise: "noise",
+  /** uint32 [count, 4 ceil(D / 4)]: the Philox words behind the noise. */
+  words: "words",
+} as const;
+
+export interface NoisyClassifierOptions {
+  /** Also output `noise` and `words` (for tests). */
+  readonly debug?: boolean;
+}
+
+export interface ComposeOptions {
+  /** Also output `logits`. */
+  readonly logits?: boolean;
+}
+
+const dimOf = (shape: readonly number[]): number => {
+  if (shape.length === 0 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new GraphError(`input shape must be positive integers, got [${shape.join(", ")}]`);
+  }
+  return shape.reduce((a, b) => a * b, 1);
+};
+
+const noiseKey: NoiseKey = {
+  key: GRAPH_INPUTS.key,
+  stream: GRAPH_INPUTS.stream,
+  first: GRAPH_INPUTS.first,
+  count: GRAPH_INPUTS.count,
+};
+
+const noiseKeyInputs = () => [
+  valueInfo(GRAPH_INPUTS.key, DT.UINT32, [2]),
+  valueInfo(GRAPH_INPUTS.stream, DT.UINT32, [1]),
+  valueInfo(GRAPH_INPUTS.first, DT.UINT32, [1]),
+  valueInfo(GRAPH_INPUTS.count, DT.INT64, [1]),
+];
+
+/**
+ * The noisy classifier of a chain: inputs x, sigma, key, stream, first, count (GRAPH_INPUTS); output
+ * classes int64 [count] = argmax of chain(reshape(x + sigma * noise, [count, ...inputShape])), where
+ * noise equals fillGaussian(dim, seed, stream, first, count) of src/core/noise.ts.
+ */
+export function buildNoisyClassifier(
+  models: readonly Uint8Array[],
+  sigmaInputs: readonly (string | undefined)[],
+  inputShape: readonly number[],
+  options: NoisyClassifierOptions = {},
+): Uint8Array {
+  const dim = dimOf(inputShape);
+  const g = new GraphBuilder("rs/");
+  const { noise, words } = emitGaussian(g, dim, noiseKey, options.debug);
+  const noisy = g.op("Add", [GRAPH_INPUTS.x, g.op("Mul", [noise, GRAPH_INPUTS.sigma])]);
+  const shape = g.op("Concat", [GRAPH_INPUTS.count, g.i64([...inputShape])], [attr.int("axis", 0)]);
+  const batch = g.op("Reshape", [noisy, shape]);
+  const sigmas = sigmaInputs.some((s) => s !== undefined)
+    ? g.op("Expand", [GRAPH_INPUTS.sigma, GRAPH_INPUTS.count])
+    : GRAPH_INPUTS.sigma;
+  const chain = composeChain(models, sigmaInputs, batch, sigmas, NOISE_OPSET);
+  const before = g.nodes.length;
+  const outputs = [valueInfo(GRAPH_OUTPUTS.classes, DT.INT64, ["count"])];
+  g.nodes.push(argmax(chain.output));
+  if (options.debug) {
+    g.nodes.push(identity(noise, GRAPH_OUTPUTS.noise), identity(words ?? "", GRAPH_OUTPUTS.words));
+    outputs.push(
+      valueInfo(GRAPH_OUTPUTS.noise, DT.FLOAT, ["count", dim]),
+      valueInfo(GRAPH_OUTPUTS.words, DT.UINT32, ["count", 4 * Math.ceil(dim / 4)]),
+    );
+  }
+  return encode(chain, {
+    name: "noisy_classifier",
+    node: [...g.nodes.slice(0, before), ...chain.nodes, ...g.nodes.slice(before)],
+    initializer: [...g.initializers, ...chain.initializers],
+    sparseInitializer: chain.sparseInitializers,
+    valueInfo: chain.valueInfo,
+    input: [
+      valueInfo(GRAPH_INPUTS.x, DT.FLOAT, [dim]),
+      valueInfo(GRAPH_INPUTS.sigma, DT.FLOAT, [1]),
+      ...noiseKeyInputs(),
+    ],
+    output: outputs,
+  });
+}
+
+/**
+ * The chain as one classifier on already-noisy inputs: input batch float32 [N, ...inputShape] and,
+ * if a model takes sigma, sigma float32 [N]; output classes int64 [N] (and logits on request).
+ */
+export function composeClassifier(
+  models: readonly Uint8Array[],
+  sigmaInputs: readonly (string | undefined)[],
+  inputShape: readonly number[],
+  options: ComposeOptions = {},
+): Uint8Array {
+  dimOf(inputShape);
+  const chain = composeChain(models, sigmaInputs, GRAPH_INPUTS.batch, GRAPH_INPUTS.sigma, 0);
+  const input = [valueInfo(GRAPH_INPUTS.batch, DT.FLOAT, ["N", ...inputShape])];
+  if (chain.usesSigma) input.push(valueInfo(GRAPH_INPUTS.sigma, DT.FLOAT, ["N"]));
+  const node = [...chain.nodes, argmax(chain.output)];
+  const output = [valueInfo(GRAPH_OUTPUTS.classes, DT.INT64, ["N"])];
+  if (options.logits) {
+    node.push(identity(chain.output, GRAPH_OUTPUTS.logits));
+    output.push(valueInfo(GRAPH_OUTPUTS.logits, DT.FLOAT, ["N", "C"]));
+  }
+  return encode(chain, {
+    name: "classifier",
+    node,
+    initializer: chain.initializers,
+    sparseInitializer: chain.sparseInitializers,
+    valueInfo: chain.valueInfo,
+    input,
+    output,
+  });
+}
+
+/** Noise only: inputs key, stream, first, count; outputs noise float32 [count, dim] (and words with `debug`). */
+export function buildNoiseModel(dim: number, options: NoisyClassifierOptions = {}): Uint8Array {
+  dimOf([dim]);
+  const g = new GraphBuilder("rs/");
+  const { noise, words } = emitGaussian(g, dim, noiseKey, options.debug);
+  g.nodes.push(identity(noise, GRAPH_OUTPUTS.noise));
+  const output = [valueInfo(GRAPH_OUTPUTS.noise, DT.FLOAT, ["count", dim])];
+  if (options.debug) {
+    g.nodes.push(identity(words ?? "", GRAPH_OUTPUTS.words));
+    output.push(valueInfo(GRAPH_OUTPUTS.words, DT.UINT32, ["count", 4 * Math.ceil(dim / 4)]));
+  }
+  return encodeModel(
+    { name: "gaussian_noise", node: g.nodes, initializer: g.initializers, input: noiseKeyInputs(), output },
+    [{ domain: "", version: NOISE_OPSET }],
+    irVersionFor(NOISE_OPSET),
+  );
+}
+
+const argmax = (logits: string) => ({
+  opType: "ArgMax",
+  input: [logits],
+  output: [GRAPH_OUTPUTS.classes],
+  name: "rs/argmax",
+  attribute: [attr.int("axis", 1), attr.int("keepdims", 0)],
+});
+
+const identity = (from: string, to: string) => ({
+  opType: "Identity",
+  input: [from],
+  output: [to],
+  name: `rs/${to}`,
+});
+
+function encode(chain: ReturnType<typeof composeChain>, graph: GraphProto): Uint8Array {
+  const opsets = [
+    { domain: "", version: chain.opset },
+    ...[...chain.otherOpsets].map(([domain, version]) => ({ domain, version })),
+  ];
+  return encodeModel(graph, opsets, chain.irVersion);
+}
+
+function encodeModel(
+  graph: GraphProto,
+  opsetImport: ModelProto["opsetImport"],
+  irVersion: number,
+): Uint8Array {
+  return P.ModelProto.encode({ irVersion, producerName: "dualrs", opsetImport, graph }).finish();
+}
