@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+import { InputError } from "../core/errors.js";
+import { certifyUsage } from "./args.js";
+import { certifyCommand } from "./certify.js";
+import { UsageError } from "./errors.js";
+
+const usage = `Usage: dualrs <command> [options]
+
+Commands:
+  certify    certify one input against a certifier manifest (dualrs certify --help)
+`;
+
+/** Exit status: 0 done, 1 failure, 2 bad command line or input, 130 interrupted. */
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined) {
+    process.stderr.write(usage);
+    return 2;
+  }
+  if (command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(usage);
+    return 0;
+  }
+  if (command !== "certify") throw new UsageError(`unknown command "${command}"; try dualrs --help`);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(certifyUsage);
+    return 0;
+  }
+  const controller = new AbortController();
+  // First Ctrl-C stops after the current batch and releases the models; a second one exits at once.
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    await certifyCommand(rest, controller.signal);
+    return 0;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+function exitCode(e: unknown): number {
+  if (e instanceof UsageError || e instanceof InputError) return 2;
+  if (e instanceof Error && e.name === "AbortError") return 130;
+  return 1;
+}
+
+/** One line; a bad request field is named by its flag (["alphaSplit"] -> --alpha-split). */
+function describe(e: unknown): string {
+  if (exitCode(e) === 130) return "interrupted";
+  const message = (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
+  const field = e instanceof InputError ? e.path[0] : undefined;
+  if (typeof field !== "string" || field === "input" || field === "shape") return message;
+  return `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${message}`;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`dualrs: ${describe(e)}\n`);
+    process.exitCode = exitCode(e);
+  },
+);

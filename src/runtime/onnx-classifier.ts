@@ -1,0 +1,95 @@
+import * as ort from "onnxruntime-node";
+import { ModelError } from "../core/errors.js";
+import { countClasses, withHostNoise } from "../core/host-noise.js";
+import type { BatchClassifier, DrawBatch, NoisyClassifier } from "../core/model.js";
+import { GRAPH_INPUTS, GRAPH_OUTPUTS, noisyFeeds } from "./graph/index.js";
+import type { Session } from "./session.js";
+
+/** Index of the largest logit of each row; ties go to the lowest index, as ONNX ArgMax. */
+export function argmaxRows(logits: ArrayLike<number>, rows: number, classes: number): Int32Array {
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const row = r * classes;
+    let best = 0;
+    for (let c = 1; c < classes; c++)
+      if ((logits[row + c] as number) > (logits[row + best] as number)) best = c;
+    out[r] = best;
+  }
+  return out;
+}
+
+/** Histogram of predicted classes, given as int64 (ONNX ArgMax) or plain numbers. */
+export function countPredicted(predicted: BigInt64Array | ArrayLike<number>, classes: number): Uint32Array {
+  return countClasses(
+    predicted instanceof BigInt64Array ? Array.from(predicted, Number) : predicted,
+    classes,
+  );
+}
+
+/** The int64 `classes` output of a run, checked to hold one class per draw. */
+function classesOf(out: ort.InferenceSession.ReturnType, count: number, name: string): BigInt64Array {
+  const t = out[GRAPH_OUTPUTS.classes];
+  if (t?.type !== "int64" || t.dims.length !== 1 || t.dims[0] !== count) {
+    const got = t ? `${t.type} [${t.dims.join(", ")}]` : "nothing";
+    throw new ModelError(`${name}: output "classes" is ${got}; expected int64 [${count}]`);
+  }
+  return t.data as BigInt64Array;
+}
+
+/**
+ * The base classifier of a chain composed into one graph without noise (composeClassifier):
+ * input batch float32 [N, ...inputShape] and, when a model of the chain takes it, sigma [N].
+ */
+export function composedClassifier(
+  session: Session,
+  inputShape: readonly number[],
+  classes: number,
+  name: string,
+): BatchClassifier {
+  const takesSigma = session.inputNames.includes(GRAPH_INPUTS.sigma);
+  const fetches = [GRAPH_OUTPUTS.classes];
+  return {
+    classes,
+    async classify(inputs, count, sigma) {
+      const feeds: Record<string, ort.Tensor> = {
+        [GRAPH_INPUTS.batch]: new ort.Tensor("float32", inputs, [count, ...inputShape]),
+      };
+      if (takesSigma)
+        feeds[GRAPH_INPUTS.sigma] = new ort.Tensor("float32", new Float32Array(count).fill(sigma), [count]);
+      // Only the classes cross back; logits stay in the session.
+      const out = await session.run(feeds, fetches);
+      return Int32Array.from(classesOf(out, count, name), Number);
+    },
+  };
+}
+
+/** Host noise: x + sigma * eps made on the CPU (core's fillGaussian), classified by the composed chain. */
+export function hostNoiseClassifier(
+  session: Session,
+  inputShape: readonly number[],
+  classes: number,
+  name: string,
+): NoisyClassifier {
+  return withHostNoise(composedClassifier(session, inputShape, classes, name));
+}
+
+/**
+ * Graph noise: the chain with its noise made inside the graph (buildNoisyClassifier), so only x and
+ * the noise key cross to the device and only the classes come back.
+ */
+export function graphNoiseClassifier(session: Session, classes: number, name: string): NoisyClassifier {
+  return {
+    classes,
+    async countBatch(b: DrawBatch): Promise<Uint32Array> {
+      const out = await session.run(graphNoiseFeeds(b));
+      return countPredicted(classesOf(out, b.count, name), classes);
+    },
+  };
+}
+
+/** The feeds of a noisy graph as tensors (the seed is split into the two words of the key). */
+export function graphNoiseFeeds(b: DrawBatch): Record<string, ort.Tensor> {
+  return Object.fromEntries(
+    Object.entries(noisyFeeds(b)).map(([name, f]) => [name, new ort.Tensor(f.data, [...f.dims])]),
+  );
+}
