@@ -90,24 +90,34 @@ describe("certification rules", () => {
 
   it("reports progress up to the total number of draws", async () => {
     const seen: number[] = [];
-    await certifyInput(dual, twoDistances(0.3, 0.6), { ...small, batchSize: 500 }, {
-      onProgress: (p) => {
-        expect(p.total).toBe(2 * 2100);
-        seen.push(p.done);
+    await certifyInput(
+      dual,
+      twoDistances(0.3, 0.6),
+      { ...small, batchSize: 500 },
+      {
+        onProgress: (p) => {
+          expect(p.total).toBe(2 * 2100);
+          seen.push(p.done);
+        },
       },
-    });
+    );
     expect(seen.at(-1)).toBe(4200);
     expect(seen).toEqual([...seen].sort((a, b) => a - b));
   });
 
   it("stops when its AbortSignal fires", async () => {
     const controller = new AbortController();
-    const run = certifyInput(dual, twoDistances(0.3, 0.6), { ...small, n: 1_000_000, batchSize: 100 }, {
-      signal: controller.signal,
-      onProgress: (p) => {
-        if (p.done >= 1000) controller.abort(new Error("stop"));
+    const run = certifyInput(
+      dual,
+      twoDistances(0.3, 0.6),
+      { ...small, n: 1_000_000, batchSize: 100 },
+      {
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.done >= 1000) controller.abort(new Error("stop"));
+        },
       },
-    });
+    );
     await expect(run).rejects.toThrow("stop");
   });
 });

@@ -72,10 +72,16 @@ for (const noise of ["graph", "host"] as const) {
         [0.5, 0.8],
         [0.9, 0.45],
       ] as const) {
-        const cert = await certifyInput(certifier, twoDistances(rSigma, rC), { n: 100_000, alpha: 0.001, seed: 3 });
+        const cert = await certifyInput(certifier, twoDistances(rSigma, rC), {
+          n: 100_000,
+          alpha: 0.001,
+          seed: 3,
+        });
         const exact = Math.min(rSigma, rC);
         expect(cert.stages.estimator?.option?.index).toBe(1);
-        expect(cert.radius).toBe(Math.min(cert.stages.estimator?.radius ?? 0, cert.stages.classifier?.radius ?? 0));
+        expect(cert.radius).toBe(
+          Math.min(cert.stages.estimator?.radius ?? 0, cert.stages.classifier?.radius ?? 0),
+        );
         expect(cert.radius).toBeLessThanOrEqual(exact);
         expect(cert.radius).toBeGreaterThan(exact * 0.97);
       }
@@ -88,7 +94,9 @@ for (const noise of ["graph", "host"] as const) {
         const x = twoDistances(0.3, 0.2);
         const certs: Certificate[] = [];
         for (const batchSize of [1000, 333, 77]) {
-          certs.push(await certifyInput(certifier, x, { n0: 100, n: 2000, alpha: 0.01, seed: 42, batchSize }));
+          certs.push(
+            await certifyInput(certifier, x, { n0: 100, n: 2000, alpha: 0.01, seed: 42, batchSize }),
+          );
         }
         expect(certs[1]).toEqual(certs[0]);
         expect(certs[2]).toEqual(certs[0]);

@@ -41,7 +41,12 @@ export async function certifyInput(
   const stages = p.mode === "dual" ? 2 : 1;
   const total = stages * (p.n0 + p.n);
   let offset = 0;
-  const run = async (model: NoisyClassifier, sigma: number, alpha: number, stage: "estimator" | "classifier") => {
+  const run = async (
+    model: NoisyClassifier,
+    sigma: number,
+    alpha: number,
+    stage: "estimator" | "classifier",
+  ) => {
     const base = offset;
     const result = await certify(
       model,
@@ -70,8 +75,19 @@ export async function certifyInput(
     hooks.onProgress?.({ done: total, total });
     return finish(c, p, { estimator: estReport, classifier: null }, false, null);
   }
-  const clf = await run(classifierOf(c, routed), m.options[routed]?.sigma ?? 0, p.alpha - alphaE, "classifier");
-  return finish(c, p, { estimator: estReport, classifier: report(clf, optionRef(m, routed)) }, est.abstained, routed);
+  const clf = await run(
+    classifierOf(c, routed),
+    m.options[routed]?.sigma ?? 0,
+    p.alpha - alphaE,
+    "classifier",
+  );
+  return finish(
+    c,
+    p,
+    { estimator: estReport, classifier: report(clf, optionRef(m, routed)) },
+    est.abstained,
+    routed,
+  );
 }
 
 function finish(
@@ -83,10 +99,12 @@ function finish(
 ): Certificate {
   const m = c.manifest;
   const { estimator: est, classifier: clf } = stages;
-  const abstainReason = est?.abstained && !fallback ? "estimator" : !clf || clf.abstained ? "classifier" : null;
+  const abstainReason =
+    est?.abstained && !fallback ? "estimator" : !clf || clf.abstained ? "classifier" : null;
   const abstained = abstainReason !== null;
   // min(R_sigma, R_c); a fallback option certifies nothing beyond x itself.
-  const radius = abstained || fallback ? 0 : Math.min(clf?.radius ?? 0, est ? est.radius : Number.POSITIVE_INFINITY);
+  const radius =
+    abstained || fallback ? 0 : Math.min(clf?.radius ?? 0, est ? est.radius : Number.POSITIVE_INFINITY);
   const top = clf?.top ?? 0;
   return {
     certifier: m.id,
@@ -127,7 +145,11 @@ function report(result: CertifyResult, option: OptionRef | null): StageReport {
 }
 
 /** Digests of the models a certificate depends on: the estimator chain and the option's chain. */
-function digestsOf(c: LoadedCertifier, estimatorChain: string[], option: number | null): Record<string, string> {
+function digestsOf(
+  c: LoadedCertifier,
+  estimatorChain: string[],
+  option: number | null,
+): Record<string, string> {
   const names = [...estimatorChain, ...(option === null ? [] : (c.manifest.options[option]?.chain ?? []))];
   return Object.fromEntries(names.map((n) => [n, c.digests[n] ?? ""]));
 }

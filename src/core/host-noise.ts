@@ -17,7 +17,8 @@ export function withHostNoise(model: BatchClassifier): NoisyClassifier {
       fillGaussian(inputs, dim, b.seed, b.stream, b.first, b.count);
       for (let k = 0; k < b.count; k++) {
         const row = k * dim;
-        for (let j = 0; j < dim; j++) inputs[row + j] = (b.x[j] as number) + b.sigma * (inputs[row + j] as number);
+        for (let j = 0; j < dim; j++)
+          inputs[row + j] = (b.x[j] as number) + b.sigma * (inputs[row + j] as number);
       }
       const classes = await model.classify(inputs, b.count, b.sigma);
       return countClasses(classes, model.classes);

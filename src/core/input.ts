@@ -2,12 +2,18 @@ import { InputError } from "./errors.js";
 import type { Manifest } from "./manifest.js";
 
 /** Checks an input against the certifier's shape and value range before any noise is drawn. */
-export function validateInput(manifest: Manifest, input: ArrayLike<number>, shape?: readonly number[]): Float32Array {
+export function validateInput(
+  manifest: Manifest,
+  input: ArrayLike<number>,
+  shape?: readonly number[],
+): Float32Array {
   const expected = manifest.input.shape;
   const size = expected.reduce((a, b) => a * b, 1);
   const described = `[${expected.join(", ")}] (${size} values)`;
   if (shape && (shape.length !== expected.length || shape.some((d, i) => d !== expected[i]))) {
-    throw new InputError(`input shape [${shape.join(", ")}] does not match the expected ${described}`, ["shape"]);
+    throw new InputError(`input shape [${shape.join(", ")}] does not match the expected ${described}`, [
+      "shape",
+    ]);
   }
   if (input.length !== size) {
     throw new InputError(`input has ${input.length} values; expected shape ${described}`, ["input"]);
@@ -15,7 +21,8 @@ export function validateInput(manifest: Manifest, input: ArrayLike<number>, shap
   const [low, high] = manifest.input.range;
   for (let i = 0; i < size; i++) {
     const v = input[i] as number;
-    if (!Number.isFinite(v)) throw new InputError(`input value ${i} is ${v}; values must be finite`, ["input", i]);
+    if (!Number.isFinite(v))
+      throw new InputError(`input value ${i} is ${v}; values must be finite`, ["input", i]);
     if (v < low || v > high) {
       throw new InputError(`input value ${i} is ${v}, outside the range [${low}, ${high}]`, ["input", i]);
     }

@@ -68,27 +68,44 @@ export const Manifest = z
   .superRefine((m, ctx) => {
     const known = (names: string[], path: (string | number)[]) => {
       names.forEach((name, i) => {
-        if (!(name in m.models)) ctx.addIssue({ code: "custom", path: [...path, i], message: `unknown model "${name}"` });
+        if (!(name in m.models))
+          ctx.addIssue({ code: "custom", path: [...path, i], message: `unknown model "${name}"` });
       });
     };
-    m.options.forEach((o, i) => known(o.chain, ["options", i, "chain"]));
+    for (const [i, o] of m.options.entries()) known(o.chain, ["options", i, "chain"]);
     if (m.input.range[0] >= m.input.range[1]) {
-      ctx.addIssue({ code: "custom", path: ["input", "range"], message: "range must be [low, high] with low < high" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["input", "range"],
+        message: "range must be [low, high] with low < high",
+      });
     }
     const e = m.estimator;
     if (!e) return;
     known(e.chain, ["estimator", "chain"]);
     const routes = e.options ?? m.options.map((_, i) => i);
     if (routes.length < 2) {
-      ctx.addIssue({ code: "custom", path: ["estimator"], message: "an estimator needs at least two options" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["estimator"],
+        message: "an estimator needs at least two options",
+      });
     }
     routes.forEach((k, i) => {
       if (k >= m.options.length) {
-        ctx.addIssue({ code: "custom", path: ["estimator", "options", i], message: `no classifier option ${k}` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["estimator", "options", i],
+          message: `no classifier option ${k}`,
+        });
       }
     });
     if (e.fallback !== undefined && e.fallback >= m.options.length) {
-      ctx.addIssue({ code: "custom", path: ["estimator", "fallback"], message: `no classifier option ${e.fallback}` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["estimator", "fallback"],
+        message: `no classifier option ${e.fallback}`,
+      });
     }
   });
 

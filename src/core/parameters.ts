@@ -7,13 +7,31 @@ export const CertifyParameters = z.strictObject({
   mode: z
     .enum(["dual", "global"])
     .optional()
-    .describe("dual: the estimator picks sigma per input; global: one sigma. Default: dual when the certifier has an estimator"),
-  sigma: z.number().positive().finite().optional().describe("global mode: the sigma of the classifier option to use"),
+    .describe(
+      "dual: the estimator picks sigma per input; global: one sigma. Default: dual when the certifier has an estimator",
+    ),
+  sigma: z
+    .number()
+    .positive()
+    .finite()
+    .optional()
+    .describe("global mode: the sigma of the classifier option to use"),
   n0: z.number().int().min(1).max(1e7).optional().describe("selection draws per stage"),
   n: z.number().int().min(1).max(1e9).optional().describe("estimation draws per stage"),
   alpha: z.number().gt(0).lt(1).optional().describe("probability that the certificate is wrong"),
-  alphaSplit: z.number().gt(0).lt(1).optional().describe("dual mode: share of alpha spent on the estimator stage"),
-  batchSize: z.number().int().min(1).max(100_000).optional().describe("draws per model call; never changes the result"),
+  alphaSplit: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .optional()
+    .describe("dual mode: share of alpha spent on the estimator stage"),
+  batchSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .optional()
+    .describe("draws per model call; never changes the result"),
   seed: z
     .number()
     .int()
@@ -81,7 +99,8 @@ function globalOption(manifest: Manifest, sigma: number | undefined): number {
     throw new InputError(`global mode needs a sigma, one of ${sigmas.join(", ")}`, ["sigma"]);
   }
   const i = sigmas.findIndex((s) => Math.abs(s - sigma) <= 1e-9 * s);
-  if (i < 0) throw new InputError(`sigma ${sigma} is not offered; choose one of ${sigmas.join(", ")}`, ["sigma"]);
+  if (i < 0)
+    throw new InputError(`sigma ${sigma} is not offered; choose one of ${sigmas.join(", ")}`, ["sigma"]);
   return i;
 }
 

@@ -41,7 +41,14 @@ export async function predict(
   const counts = Array.from(
     await sampleCounts(
       model,
-      { x, sigma: spec.sigma, seed: spec.seed, batchSize: spec.batchSize, num: spec.n, stream: streamOf(spec.stage, "prediction") },
+      {
+        x,
+        sigma: spec.sigma,
+        seed: spec.seed,
+        batchSize: spec.batchSize,
+        num: spec.n,
+        stream: streamOf(spec.stage, "prediction"),
+      },
       hooks,
     ),
   );

@@ -26,13 +26,20 @@ const dot = (a: number[], b: number[]) => a.reduce((s, ai, i) => s + ai * (b[i] 
 export async function writeHalfSpaceZoo(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "dualrs-halfspace-"));
   const models = { clf: { bytes: halfSpaceModel(w, b, SHAPE) }, est: { bytes: halfSpaceModel(v, c, SHAPE) } };
-  const base = { input: { shape: SHAPE, range: [-10, 10] as [number, number] }, labels: ["negative", "positive"] };
+  const base = {
+    input: { shape: SHAPE, range: [-10, 10] as [number, number] },
+    labels: ["negative", "positive"],
+  };
   await writeCertifier(dir, { ...base, id: "halfspace", options: [{ sigma: 0.5, chain: ["clf"] }] }, models);
   const options = [
     { sigma: 0.25, chain: ["clf"] },
     { sigma: 0.5, chain: ["clf"] },
   ];
-  await writeCertifier(dir, { ...base, id: "dual-halfspace", options, estimator: { sigma: 0.5, chain: ["est"] } }, models);
+  await writeCertifier(
+    dir,
+    { ...base, id: "dual-halfspace", options, estimator: { sigma: 0.5, chain: ["est"] } },
+    models,
+  );
   return dir;
 }
 

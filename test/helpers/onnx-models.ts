@@ -21,7 +21,12 @@ export function linearModel(weights: number[][], bias: number[], inputShape: num
     initializer: [
       tensor("W", [dim, classes], weights.flat()),
       tensor("b", [classes], bias),
-      P.TensorProto.create({ name: "flat", dims: [2], dataType: P.TensorProto.DataType.INT64, int64Data: [-1, dim] }),
+      P.TensorProto.create({
+        name: "flat",
+        dims: [2],
+        dataType: P.TensorProto.DataType.INT64,
+        int64Data: [-1, dim],
+      }),
     ],
     node: [
       P.NodeProto.create({ opType: "Reshape", input: ["x", "flat"], output: ["x2"] }),
@@ -80,6 +85,9 @@ export async function writeCertifier(
     entries[name] = { file: `${digest}.onnx`, ...(sigmaInput ? { sigmaInput } : {}) };
     digests[name] = digest;
   }
-  await writeFile(join(dir, `${manifest.id}.json`), JSON.stringify({ schemaVersion: 1, ...manifest, models: entries }));
+  await writeFile(
+    join(dir, `${manifest.id}.json`),
+    JSON.stringify({ schemaVersion: 1, ...manifest, models: entries }),
+  );
   return digests;
 }

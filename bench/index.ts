@@ -1,0 +1,162 @@
+/**
+ * npm run bench: side-by-side throughput of raw onnxruntime inference and of certification on the
+ * same model and batch size, noise made on the host and in the graph, and peak memory of one
+ * certification at n = 10^4 and 10^6. Writes docs/benchmarks.md.
+ */
+import { execFileSync } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { certifyInput, fillGaussian } from "../src/core/index.js";
+import { buildNoiseModel } from "../src/runtime/graph/index.js";
+import { createSession, loadCertifier, localModelStore, type NoiseMode } from "../src/runtime/index.js";
+import { perSecond, throughput } from "./measure.js";
+
+const ZOO = process.env.DUALRS_ZOO ?? "models";
+const ID = process.env.DUALRS_BENCH_CERTIFIER ?? "fmnist-expert-0.25";
+const DUAL_ID = process.env.DUALRS_BENCH_DUAL ?? "fmnist-dual-experts";
+const SECONDS = Number(process.env.DUALRS_BENCH_SECONDS ?? 5);
+const BATCH = 1000;
+const THREADS = [1, 2];
+
+const store = localModelStore(ZOO);
+const manifest = await store.loadManifest(ID);
+const shape = manifest.input.shape;
+const dim = shape.reduce((a, b) => a * b, 1);
+const chain = manifest.options[0]?.chain ?? [];
+if (chain.length !== 1) throw new Error(`${ID}: the benchmark wants a one-model chain`);
+const modelBytes = await store.readModel(manifest.models[chain[0] ?? ""]?.file ?? "", ID);
+const x = Float32Array.from({ length: dim }, (_, i) => (i % 29) / 29);
+
+const rows: string[][] = [];
+const log = (...cells: string[]) => {
+  rows.push(cells);
+  console.log(cells.join("  |  "));
+};
+
+// Noise alone: host Philox + Box-Muller on one JS thread, and the same noise as an ONNX graph.
+const noise = new Float32Array(BATCH * dim);
+let first = 0;
+const hostNormals = await throughput(async () => {
+  fillGaussian(noise, dim, 1, 0, first, BATCH);
+  first += BATCH;
+  return BATCH * dim;
+}, SECONDS);
+const noiseSession = await createSession(buildNoiseModel(dim), { providers: ["cpu"], threads: 2 });
+const graphNormals = await throughput(async () => {
+  await noiseSession.run({
+    key: new ort.Tensor("uint32", Uint32Array.of(1, 0), [2]),
+    stream: new ort.Tensor("uint32", Uint32Array.of(0), [1]),
+    first: new ort.Tensor("uint32", Uint32Array.of(0), [1]),
+    count: new ort.Tensor("int64", BigInt64Array.of(BigInt(BATCH)), [1]),
+  });
+  return BATCH * dim;
+}, SECONDS);
+log("noise only", "host (1 JS thread)", perSecond(hostNormals), "normals");
+log("noise only", "graph (2 threads)", perSecond(graphNormals), "normals");
+
+// Raw inference against certification, same model, same batch size, same threads.
+const ratios: { threads: number; noise: NoiseMode; raw: number; cert: number }[] = [];
+for (const threads of THREADS) {
+  const session = await createSession(modelBytes, { providers: ["cpu"], threads });
+  const inputs = new Float32Array(BATCH * dim);
+  fillGaussian(inputs, dim, 2, 0, 0, BATCH);
+  const feeds = { [session.inputNames[0] ?? "x"]: new ort.Tensor("float32", inputs, [BATCH, ...shape]) };
+  const raw = await throughput(async () => {
+    await session.run(feeds);
+    return BATCH;
+  }, SECONDS);
+  await session.release();
+  log(`raw onnxruntime, ${threads} thread(s)`, "-", perSecond(raw), "samples");
+  for (const mode of ["graph", "host"] as const) {
+    const certifier = await loadCertifier(store, ID, { providers: ["cpu"], noise: mode, threads });
+    let seed = 0;
+    const cert = await throughput(async () => {
+      await certifyInput(certifier, x, { n0: 100, n: 10_000, batchSize: BATCH, seed: seed++ });
+      return 10_100;
+    }, SECONDS);
+    await certifier.close();
+    ratios.push({ threads, noise: mode, raw, cert });
+    log(
+      `certification, ${threads} thread(s)`,
+      `${mode} noise`,
+      perSecond(cert),
+      `samples (${(cert / raw).toFixed(2)} of raw)`,
+    );
+  }
+}
+
+// Dual certification: two stages, so about half the samples/s of one stage, at equal model cost.
+const dual = await loadCertifier(store, DUAL_ID, { providers: ["cpu"], noise: "graph", threads: 2 }).catch(
+  () => null,
+);
+let dualRate: number | null = null;
+if (dual) {
+  let seed = 0;
+  dualRate = await throughput(async () => {
+    await certifyInput(dual, x, { n0: 100, n: 10_000, batchSize: BATCH, seed: seed++ });
+    return 2 * 10_100;
+  }, SECONDS);
+  await dual.close();
+  log("dual certification, 2 threads", "graph noise", perSecond(dualRate), "samples (both stages)");
+}
+
+// Peak memory of one certification, each in a fresh process.
+const memory = [10_000, 1_000_000].map((n) => {
+  const out = execFileSync("npx", ["tsx", "bench/memory.ts", ZOO, ID, String(n), "graph"], {
+    encoding: "utf8",
+  });
+  const m = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as {
+    n: number;
+    peakRssMiB: number;
+    seconds: number;
+  };
+  log(
+    `peak RSS, n = ${n.toLocaleString("en-US")}`,
+    "graph noise",
+    `${m.peakRssMiB.toFixed(1)} MiB`,
+    `${m.seconds.toFixed(1)} s`,
+  );
+  return m;
+});
+
+await writeFile(join("docs", "benchmarks.md"), render());
+console.log("wrote docs/benchmarks.md");
+
+function render(): string {
+  const cpu = cpus();
+  const ortVersion = JSON.parse(
+    String(execFileSync("node", ["-p", "JSON.stringify(require('onnxruntime-node/package.json').version)"])),
+  );
+  const best = ratios.reduce((a, b) => (b.cert / b.raw > a.cert / a.raw ? b : a));
+  return `# Benchmarks
+
+Measured by \`npm run bench\` (bench/index.ts); every figure in one table comes from one run, side
+by side, so compare ratios rather than absolute rates between machines.
+
+- Machine: ${cpu.length} x ${cpu[0]?.model ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, onnxruntime-node ${ortVersion}, CPU execution provider
+- Model: \`${ID}\` (${chain[0]}, input [${shape.join(", ")}]), batch size ${BATCH}; certification at n0 = 100, n = 10,000
+- Date: ${new Date().toISOString().slice(0, 10)}
+
+## Throughput
+
+| what | noise | rate | unit |
+| --- | --- | --- | --- |
+${rows
+  .filter((r) => !r[0]?.startsWith("peak"))
+  .map((r) => `| ${r.join(" | ")} |`)
+  .join("\n")}
+
+Certification over raw inference, best setting: ${(best.cert / best.raw).toFixed(2)} (${best.noise} noise, ${best.threads} thread(s)).
+${dualRate === null ? "" : `Dual certification runs two stages of n0 + n draws each; its samples/s count both.\n`}
+## Memory
+
+Peak resident memory of one whole process (runtime, sessions and one certification) at growing n;
+sampling streams in batches, so it must not grow with n.
+
+| n | peak RSS | time |
+| --- | --- | --- |
+${memory.map((m) => `| ${m.n.toLocaleString("en-US")} | ${m.peakRssMiB.toFixed(1)} MiB | ${m.seconds.toFixed(1)} s |`).join("\n")}
+`;
+}
