@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseJsonInput, parseNpy, parseRawFloat32 } from "../src/cli/input-file.js";
 import { progressBar } from "../src/cli/progress.js";
-import { linearModel, writeCertifier } from "./helpers/onnx-models.js";
+import { linearModel } from "./helpers/onnx-builder.js";
+import { writeCertifier } from "./helpers/zoo.js";
 
 interface Run {
   code: number;

@@ -14,8 +14,8 @@ import {
   buildModel,
   floatInput,
   floats,
-  linearModel,
   node,
+  randomLinearModel,
   rng,
   sigmaModel,
 } from "./helpers/onnx-builder.js";
@@ -177,18 +177,18 @@ describe("graph noise", () => {
 
 describe("chain composition", () => {
   const chains: [string, Uint8Array[], (string | undefined)[]][] = [
-    ["a linear model", [linearModel(SHAPE, 10, 1)], []],
+    ["a linear model", [randomLinearModel(SHAPE, 10, 1)], []],
     [
       "a denoiser taking sigma, then a linear model",
-      [sigmaModel(SHAPE), linearModel(SHAPE, 10, 2)],
+      [sigmaModel(SHAPE), randomLinearModel(SHAPE, 10, 2)],
       ["sigma"],
     ],
     [
       "models of opsets 11, 17 and 17 with clashing names",
-      [opset11Model(), reduceMeanModel(), sigmaModel(SHAPE, "noise_level"), linearModel(SHAPE, 10, 3)],
+      [opset11Model(), reduceMeanModel(), sigmaModel(SHAPE, "noise_level"), randomLinearModel(SHAPE, 10, 3)],
       [undefined, undefined, "noise_level"],
     ],
-    ["ReduceMean at opset 17 upgraded to 18", [reduceMeanModel(17), linearModel(SHAPE, 10, 4, 18)], []],
+    ["ReduceMean at opset 17 upgraded to 18", [reduceMeanModel(17), randomLinearModel(SHAPE, 10, 4, 18)], []],
   ];
 
   it.each(chains)("of %s equals running the models one by one", async (_, models, sigmaInputs) => {
@@ -211,8 +211,8 @@ describe("chain composition", () => {
   });
 
   it("rejects what it cannot compose", () => {
-    const linear = linearModel(SHAPE, 10, 1);
-    expect(() => composeClassifier([linearModel(SHAPE, 10, 1, 10)], [], SHAPE)).toThrow(/opset 10/);
+    const linear = randomLinearModel(SHAPE, 10, 1);
+    expect(() => composeClassifier([randomLinearModel(SHAPE, 10, 1, 10)], [], SHAPE)).toThrow(/opset 10/);
     expect(() => composeClassifier([linear], ["sigma"], SHAPE)).toThrow(/no input "sigma"/);
     expect(() => composeClassifier([sigmaModel(SHAPE), linear], [], SHAPE)).toThrow(/one data input/);
     expect(() => composeClassifier([new Uint8Array([1, 2, 3])], [], SHAPE)).toThrow(GraphError);
@@ -229,10 +229,10 @@ describe("chain composition", () => {
 
 describe("noisy classifier", () => {
   it.each([
-    ["a linear model", [linearModel(SHAPE, 10, 5)], []],
+    ["a linear model", [randomLinearModel(SHAPE, 10, 5)], []],
     [
       "opset-11 and opset-17 models and a denoiser",
-      [opset11Model(), sigmaModel(SHAPE), linearModel(SHAPE, 10, 6)],
+      [opset11Model(), sigmaModel(SHAPE), randomLinearModel(SHAPE, 10, 6)],
       [undefined, "sigma"],
     ],
   ] as [string, Uint8Array[], (string | undefined)[]][])(

@@ -1,7 +1,7 @@
 import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import onnxProto from "onnx-proto";
+import normalCdfFn from "@stdlib/stats-base-dists-normal-cdf";
 import * as ort from "onnxruntime-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ModelError } from "../src/core/errors.js";
@@ -19,63 +19,15 @@ import {
   parseProviders,
   resolveProviders,
 } from "../src/runtime/index.js";
-import { linearModel, writeCertifier } from "./helpers/onnx-models.js";
+import { halfSpaceModel, linearModel, P, shiftBySigmaModel } from "./helpers/onnx-builder.js";
+import { writeCertifier } from "./helpers/zoo.js";
 
-const P = onnxProto.onnx;
-const FLOAT = P.TensorProto.DataType.FLOAT;
-
-/** A "denoiser" that takes sigma: y = x - sigma (per row), so its effect on counts is known exactly. */
-function shiftBySigmaModel(dim: number): Uint8Array {
-  const vi = (name: string, dims: (number | string)[]) =>
-    P.ValueInfoProto.create({
-      name,
-      type: {
-        tensorType: {
-          elemType: FLOAT,
-          shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) },
-        },
-      },
-    });
-  const graph = P.GraphProto.create({
-    name: "shift",
-    initializer: [
-      P.TensorProto.create({
-        name: "axes",
-        dims: [1],
-        dataType: P.TensorProto.DataType.INT64,
-        int64Data: [1],
-      }),
-    ],
-    node: [
-      P.NodeProto.create({ opType: "Unsqueeze", input: ["sigma", "axes"], output: ["s"] }),
-      P.NodeProto.create({ opType: "Sub", input: ["x", "s"], output: ["y"] }),
-    ],
-    input: [vi("x", ["N", dim]), vi("sigma", ["N"])],
-    output: [vi("y", ["N", dim])],
-  });
-  const model = P.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: "", version: 17 }], graph });
-  return P.ModelProto.encode(model).finish();
-}
-
-/** Phi via erf (Abramowitz and Stegun 7.1.26, error < 1.5e-7): plenty for binomial tolerances. */
-function phi(z: number): number {
-  const x = Math.abs(z) / Math.SQRT2;
-  const t = 1 / (1 + 0.3275911 * x);
-  const poly =
-    t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  const erf = 1 - poly * Math.exp(-x * x);
-  return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
-}
+const normalCdf = (z: number) => normalCdfFn(z, 0, 1);
 
 // Half-space w.x + b > 0 as two logits [0, w.x + b]; ||w|| = 5.
 const w = [3, 4];
 const b = -0.5;
-const halfSpace = () =>
-  linearModel(
-    w.map((wi) => [0, wi]),
-    [0, b],
-    [2],
-  );
+const halfSpace = () => halfSpaceModel(w, b, [2]);
 const base = { input: { shape: [2], range: [-1, 1] as [number, number] }, labels: ["neg", "pos"] };
 
 let dir: string;
@@ -290,7 +242,7 @@ for (const noise of ["host", "graph"] as const) {
       const counts = await model.countBatch({ x, sigma: 0.2, seed: 11, stream: 0, first: 0, count: n });
       expect(counts).toHaveLength(2);
       expect((counts[0] ?? 0) + (counts[1] ?? 0)).toBe(n);
-      const p = phi(0.5 / (0.2 * 5));
+      const p = normalCdf(0.5 / (0.2 * 5));
       expect(Math.abs((counts[1] ?? 0) / n - p)).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / n));
 
       // Draw i's noise depends on i only: two half batches count the same as one.
@@ -315,7 +267,7 @@ for (const noise of ["host", "graph"] as const) {
         count: n,
       });
       // w.(x + eps - sigma 1) + b = 0.5 - 7 sigma.
-      const p = phi((0.5 - 7 * 0.2) / (0.2 * 5));
+      const p = normalCdf((0.5 - 7 * 0.2) / (0.2 * 5));
       expect(Math.abs((counts?.[1] ?? 0) / n - p)).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / n));
     });
 

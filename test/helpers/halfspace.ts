@@ -1,7 +1,8 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { halfSpaceModel, writeCertifier } from "./onnx-models.js";
+import { halfSpaceModel } from "./onnx-builder.js";
+import { writeCertifier } from "./zoo.js";
 
 /*
  * Smoothing a half-space classifier f(x) = [w.x + b > 0] with N(0, sigma^2 I) gives

@@ -13,7 +13,7 @@ import {
   valueInfo,
 } from "../../src/runtime/graph/proto.js";
 
-export { attr, DT };
+export { attr, DT, P };
 
 export const floats = (name: string, dims: readonly number[], values: readonly number[]): TensorProto =>
   tensor(name, DT.FLOAT, dims, Float32Array.from(values));
@@ -76,23 +76,23 @@ export function rng(seed: number): () => number {
   };
 }
 
-/** logits = reshape(x, [N, D]) W + b, with random W [D, C] and b [C]; input "x" [N, ...shape]. */
-export function linearModel(shape: readonly number[], classes: number, seed: number, opset = 17): Uint8Array {
-  const dim = shape.reduce((a, b) => a * b, 1);
-  const r = rng(seed);
+/**
+ * logits = reshape(x, [N, D]) W + b, with W given as D rows of C weights; input "x" [N, ...shape].
+ * Its argmax regions are polyhedra, so smoothed predictions and certified radii are known exactly.
+ */
+export function linearModel(
+  weights: readonly (readonly number[])[],
+  bias: readonly number[],
+  shape: readonly number[],
+  opset = 17,
+): Uint8Array {
+  const dim = weights.length;
+  const classes = bias.length;
   return buildModel({
     opset,
     initializers: [
-      floats(
-        "W",
-        [dim, classes],
-        Array.from({ length: dim * classes }, () => r() - 0.5),
-      ),
-      floats(
-        "b",
-        [classes],
-        Array.from({ length: classes }, () => r() - 0.5),
-      ),
+      floats("W", [dim, classes], weights.flat()),
+      floats("b", [classes], bias),
       int64s("flat", [-1, dim]),
     ],
     nodes: [
@@ -102,6 +102,43 @@ export function linearModel(shape: readonly number[], classes: number, seed: num
     ],
     inputs: [floatInput("x", ["N", ...shape])],
     outputs: [floatInput("logits", ["N", classes])],
+  });
+}
+
+/** A linear model with seeded random weights in [-0.5, 0.5). */
+export function randomLinearModel(
+  shape: readonly number[],
+  classes: number,
+  seed: number,
+  opset = 17,
+): Uint8Array {
+  const dim = shape.reduce((a, b) => a * b, 1);
+  const r = rng(seed);
+  const weights = Array.from({ length: dim }, () => Array.from({ length: classes }, () => r() - 0.5));
+  return linearModel(
+    weights,
+    Array.from({ length: classes }, () => r() - 0.5),
+    shape,
+    opset,
+  );
+}
+
+/** A binary linear classifier: logits [0, w.x + b], so class 1 where w.x + b > 0. */
+export function halfSpaceModel(w: readonly number[], b: number, shape: readonly number[]): Uint8Array {
+  return linearModel(
+    w.map((wi) => [0, wi]),
+    [0, b],
+    shape,
+  );
+}
+
+/** A "denoiser" that takes sigma: y = x - sigma (per row), so its effect on counts is known exactly. */
+export function shiftBySigmaModel(dim: number): Uint8Array {
+  return buildModel({
+    initializers: [int64s("axes", [1])],
+    nodes: [node("Unsqueeze", ["sigma", "axes"], ["s"]), node("Sub", ["x", "s"], ["y"])],
+    inputs: [floatInput("x", ["N", dim]), floatInput("sigma", ["N"])],
+    outputs: [floatInput("y", ["N", dim])],
   });
 }
 
