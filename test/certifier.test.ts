@@ -1,6 +1,13 @@
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { certifyInput, InputError, type LoadedCertifier, lowerConfidenceBound } from "../src/core/index.js";
+import {
+  binomialTestHalf,
+  certifyInput,
+  InputError,
+  type LoadedCertifier,
+  lowerConfidenceBound,
+  predict,
+} from "../src/core/index.js";
 import { loadCertifier, localModelStore } from "../src/runtime/index.js";
 import { SHAPE, twoDistances, writeHalfSpaceZoo } from "./helpers/halfspace.js";
 
@@ -119,6 +126,25 @@ describe("certification rules", () => {
       },
     );
     await expect(run).rejects.toThrow("stop");
+  });
+});
+
+describe("PREDICT", () => {
+  const spec = { sigma: 0.5, n: 2000, alpha: 0.001, batchSize: 700, seed: 9, stage: "classifier" as const };
+  const model = () => global.options[0] ?? (undefined as never);
+
+  it("returns the class away from the boundary, with the exact two-sided binomial p-value", async () => {
+    const result = await predict(model(), Float32Array.from(twoDistances(0, -0.6)), spec);
+    expect(result.prediction).toBe(0);
+    expect(result.nA + result.nB).toBe(2000);
+    expect(result.pValue).toBe(binomialTestHalf(result.nA, result.nB));
+    expect(result.pValue).toBeLessThan(1e-9);
+  });
+
+  it("abstains on the boundary, where the top two classes are equally likely", async () => {
+    const result = await predict(model(), Float32Array.from(twoDistances(0, 0)), spec);
+    expect(result.prediction).toBeNull();
+    expect(result.pValue).toBeGreaterThan(spec.alpha);
   });
 });
 
