@@ -30,7 +30,15 @@ export interface Certificate {
   /** Probability that the certificate is wrong, at most the sum of the stages' shares. */
   alpha: number;
   seed: number;
-  parameters: { n0: number; n: number; alpha: number; alphaSplit: number | null; sigma: number | null };
+  parameters: {
+    n0: number;
+    n: number;
+    alpha: number;
+    alphaSplit: number | null;
+    sigma: number | null;
+    /** Dual mode: the option used when the estimator abstains (null: abstain). */
+    fallback: number | null;
+  };
   stages: { estimator: StageReport | null; classifier: StageReport | null };
   /** sha256 of each model file the certificate depends on. */
   models: Record<string, string>;

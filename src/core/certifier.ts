@@ -122,6 +122,7 @@ function finish(
       alpha: p.alpha,
       alphaSplit: p.mode === "dual" ? p.alphaSplit : null,
       sigma: p.mode === "global" ? (m.options[option ?? 0]?.sigma ?? null) : null,
+      fallback: p.mode === "dual" ? p.fallback : null,
     },
     stages,
     models: digestsOf(c, p.mode === "dual" ? (m.estimator?.chain ?? []) : [], option),
