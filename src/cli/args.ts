@@ -104,14 +104,14 @@ function parseStrict(argv: string[]) {
   }
 }
 
-function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+export function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) {
     throw new UsageError(`--${name}: "${value}" is not one of ${allowed.join(", ")}`);
   }
   return value as T;
 }
 
-function providersOf(text: string): ProviderConfig {
+export function providersOf(text: string): ProviderConfig {
   try {
     return parseProviders(text);
   } catch (e) {

@@ -3,11 +3,13 @@ import { InputError } from "../core/errors.js";
 import { certifyUsage } from "./args.js";
 import { certifyCommand } from "./certify.js";
 import { UsageError } from "./errors.js";
+import { evaluateCommand, evaluateUsage } from "./evaluate.js";
 
 const usage = `Usage: dualrs <command> [options]
 
 Commands:
   certify    certify one input against a certifier manifest (dualrs certify --help)
+  evaluate   certified accuracy on Fashion-MNIST (dualrs evaluate --help)
 `;
 
 /** Exit status: 0 done, 1 failure, 2 bad command line or input, 130 interrupted. */
@@ -21,9 +23,15 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage);
     return 0;
   }
-  if (command !== "certify") throw new UsageError(`unknown command "${command}"; try dualrs --help`);
+  const commands = {
+    certify: [certifyCommand, certifyUsage],
+    evaluate: [evaluateCommand, evaluateUsage],
+  } as const;
+  if (command !== "certify" && command !== "evaluate")
+    throw new UsageError(`unknown command "${command}"; try dualrs --help`);
+  const [run, help] = commands[command];
   if (rest.includes("--help") || rest.includes("-h")) {
-    process.stdout.write(certifyUsage);
+    process.stdout.write(help);
     return 0;
   }
   const controller = new AbortController();
@@ -34,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on("SIGINT", onSigint);
   try {
-    await certifyCommand(rest, controller.signal);
+    await run(rest, controller.signal);
     return 0;
   } finally {
     process.off("SIGINT", onSigint);

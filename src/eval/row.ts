@@ -1,0 +1,56 @@
+import type { Certificate } from "../core/certificate.js";
+
+/** One certified input, as one line of the per-input TSV. */
+export interface EvalRow {
+  /** Index of the image in its split. */
+  idx: number;
+  label: number;
+  /** The smoothed classifier's class; -1 when it abstains (Cohen et al.'s certify.py). */
+  predict: number;
+  /** Certified L2 radius; 0 when abstaining. */
+  radius: number;
+  correct: boolean;
+  /** Wall-clock seconds for this input. */
+  time: number;
+  /** Dual mode only: the two stages' radii and the routing. */
+  dual?: DualColumns | undefined;
+}
+
+export interface DualColumns {
+  /** sigma_c(x) of the chosen option; null when the estimator abstained without a fallback. */
+  sigma: number | null;
+  /** R_sigma: the estimator's radius. */
+  rSigma: number;
+  /** R_c: the classifier's radius at sigma_c(x). */
+  rC: number;
+  fallback: boolean;
+}
+
+/** The row of a certificate for image `idx` with true label `label`. */
+export function rowOf(cert: Certificate, idx: number, label: number, time: number): EvalRow {
+  const predict = cert.prediction?.index ?? -1;
+  const row: EvalRow = {
+    idx,
+    label,
+    predict,
+    radius: cert.abstained ? 0 : cert.radius,
+    correct: !cert.abstained && predict === label,
+    time,
+  };
+  if (cert.mode !== "dual") return row;
+  const { estimator, classifier } = cert.stages;
+  const option = classifier?.option ?? estimator?.option ?? null;
+  row.dual = {
+    sigma: option?.sigma ?? null,
+    rSigma: estimator?.radius ?? 0,
+    rC: classifier?.radius ?? 0,
+    fallback: cert.fallback,
+  };
+  return row;
+}
+
+/** Noisy draws a certificate took: n0 + n per stage that ran. */
+export function drawsOf(cert: Certificate): number {
+  const { estimator, classifier } = cert.stages;
+  return [estimator, classifier].reduce((sum, s) => sum + (s ? s.n0 + s.n : 0), 0);
+}
