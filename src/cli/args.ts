@@ -1,26 +1,34 @@
 import { parseArgs } from "node:util";
+import type { CertifyParameters } from "../core/parameters.js";
 import { ProviderError } from "../runtime/errors.js";
 import { type ProviderConfig, parseProviders } from "../runtime/providers.js";
 import { UsageError } from "./errors.js";
 
-export interface CertifyArgs {
-  manifest: string;
-  input: string;
+/** How a command runs its certifications: where the models run, and the request for the core. */
+export interface Certification {
   providers: ProviderConfig;
   noise: "graph" | "host";
   threads?: number | undefined;
-  /** Passed to certifyInput as is: the core validates and fills in the manifest's defaults. */
-  request: {
-    mode?: "dual" | "global" | undefined;
-    sigma?: number | undefined;
-    n0?: number | undefined;
-    n?: number | undefined;
-    alpha?: number | undefined;
-    alphaSplit?: number | undefined;
-    batchSize?: number | undefined;
-    seed?: number | undefined;
-  };
+  /** Passed to the core as is: it validates and fills in the manifest's defaults. */
+  request: CertifyParameters;
 }
+
+export interface CertifyArgs extends Certification {
+  manifest: string;
+  input: string;
+}
+
+/** Flags that every certifying command takes. */
+export const certificationUsage = `  --mode dual|global     default: dual when the certifier has an estimator
+  --sigma S              global mode: which classifier option's sigma
+  --n N, --n0 N          estimation and selection draws per stage (default: the manifest's)
+  --alpha A              probability that a certificate is wrong (default: the manifest's)
+  --alpha-split F        dual mode: share of alpha spent on the estimator
+  --batch-size B         draws per model call (never changes the result)
+  --noise graph|host     where the noise is drawn (default graph)
+  --providers P          auto (default), cpu, cuda or cuda,cpu
+  --threads T            CPU threads per operator (default: one per core)
+`;
 
 export const certifyUsage = `Usage: dualrs certify --manifest PATH --input FILE [options]
 
@@ -28,80 +36,90 @@ Certifies one input and prints the certificate as JSON on stdout.
 
   --manifest PATH        certifier manifest (.json); its models are looked up next to it
   --input FILE           .json (array, or {"shape": [...], "data": [...]}), .npy (float32/64), .f32/.bin (raw float32 LE)
-  --mode dual|global     default: dual when the certifier has an estimator
-  --sigma S              global mode: which classifier option's sigma
-  --n N, --n0 N          estimation and selection draws per stage
-  --alpha A              probability that the certificate is wrong
-  --alpha-split F        dual mode: share of alpha spent on the estimator
-  --batch-size B         draws per model call (never changes the result)
   --seed K               noise seed (random when absent; recorded in the certificate)
-  --noise graph|host     where the noise is drawn (default host)
-  --providers P          auto (default), cpu, cuda or cuda,cpu
-  --threads T            CPU threads per operator (default: one per core)
-`;
+${certificationUsage}`;
 
-const numeric = ["sigma", "n", "n0", "alpha", "alpha-split", "batch-size", "seed", "threads"] as const;
+const certificationStrings = ["manifest", "mode", "noise", "providers"] as const;
+const certificationNumbers = [
+  "sigma",
+  "n",
+  "n0",
+  "alpha",
+  "alpha-split",
+  "batch-size",
+  "seed",
+  "threads",
+] as const;
 
-export function parseCertifyArgs(argv: string[]): CertifyArgs {
-  const { values } = parseStrict(argv);
+export interface Flags<S extends string, N extends string> {
+  strings: Partial<Record<S | (typeof certificationStrings)[number], string>>;
+  numbers: Partial<Record<N | (typeof certificationNumbers)[number], number>>;
+}
+
+/**
+ * Parses `--name value` flags strictly: the certification flags plus a command's own `strings` and
+ * `numbers`. Every number must be finite; --manifest is required.
+ */
+export function parseFlags<S extends string, N extends string>(
+  argv: string[],
+  strings: readonly S[],
+  numbers: readonly N[],
+): Flags<S, N> {
+  const names = [...certificationStrings, ...strings, ...certificationNumbers, ...numbers];
+  let values: Record<string, string | undefined>;
+  try {
+    const options = Object.fromEntries(names.map((name) => [name, { type: "string" as const }]));
+    values = parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   if (!values.manifest) throw new UsageError("--manifest PATH is required");
-  if (!values.input) throw new UsageError("--input FILE is required");
-  const num: Partial<Record<(typeof numeric)[number], number>> = {};
-  for (const name of numeric) {
+  const parsed: Record<string, number> = {};
+  for (const name of [...certificationNumbers, ...numbers]) {
     const text = values[name];
     if (text === undefined) continue;
     const value = Number(text);
     if (text.trim() === "" || !Number.isFinite(value))
       throw new UsageError(`--${name}: "${text}" is not a number`);
-    num[name] = value;
+    parsed[name] = value;
   }
-  if (num.threads !== undefined && !(Number.isInteger(num.threads) && num.threads >= 0)) {
-    throw new UsageError(`--threads: "${values.threads}" is not a non-negative integer`);
+  return { strings: values, numbers: parsed } as Flags<S, N>;
+}
+
+/** An integer flag at least `min`, or undefined when absent. */
+export function wholeFlag(flags: Flags<string, string>, name: string, min: number): number | undefined {
+  const v = flags.numbers[name];
+  if (v !== undefined && !(Number.isInteger(v) && v >= min)) {
+    throw new UsageError(`--${name}: "${flags.strings[name]}" is not an integer >= ${min}`);
   }
+  return v;
+}
+
+/** The certification flags of a parsed command line. */
+export function certificationOf(flags: Flags<string, string>): Certification {
+  const { strings: s, numbers: n } = flags;
   return {
-    manifest: values.manifest,
-    input: values.input,
-    providers: providersOf(values.providers ?? "auto"),
-    noise: oneOf("noise", values.noise ?? "host", ["graph", "host"] as const),
-    threads: num.threads,
+    providers: providersOf(s.providers ?? "auto"),
+    noise: oneOf("noise", s.noise ?? "graph", ["graph", "host"] as const),
+    threads: wholeFlag(flags, "threads", 0),
     request: {
-      mode: values.mode === undefined ? undefined : oneOf("mode", values.mode, ["dual", "global"] as const),
-      sigma: num.sigma,
-      n0: num.n0,
-      n: num.n,
-      alpha: num.alpha,
-      alphaSplit: num["alpha-split"],
-      batchSize: num["batch-size"],
-      seed: num.seed,
+      mode: s.mode === undefined ? undefined : oneOf("mode", s.mode, ["dual", "global"] as const),
+      sigma: n.sigma,
+      n0: n.n0,
+      n: n.n,
+      alpha: n.alpha,
+      alphaSplit: n["alpha-split"],
+      batchSize: n["batch-size"],
+      seed: n.seed,
     },
   };
 }
 
-function parseStrict(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        manifest: { type: "string" },
-        input: { type: "string" },
-        mode: { type: "string" },
-        noise: { type: "string" },
-        providers: { type: "string" },
-        sigma: { type: "string" },
-        n: { type: "string" },
-        n0: { type: "string" },
-        alpha: { type: "string" },
-        "alpha-split": { type: "string" },
-        "batch-size": { type: "string" },
-        seed: { type: "string" },
-        threads: { type: "string" },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+export function parseCertifyArgs(argv: string[]): CertifyArgs {
+  const flags = parseFlags(argv, ["input"], []);
+  const { manifest, input } = flags.strings;
+  if (!input) throw new UsageError("--input FILE is required");
+  return { manifest: manifest ?? "", input, ...certificationOf(flags) };
 }
 
 export function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
@@ -111,7 +129,7 @@ export function oneOf<T extends string>(name: string, value: string, allowed: re
   return value as T;
 }
 
-export function providersOf(text: string): ProviderConfig {
+function providersOf(text: string): ProviderConfig {
   try {
     return parseProviders(text);
   } catch (e) {

@@ -1,6 +1,5 @@
 import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { resolveParameters } from "../core/parameters.js";
 import { defaultDataDir, type ImageDataset, loadFashionMnist, type Split } from "../eval/dataset.js";
 import { DatasetError } from "../eval/errors.js";
@@ -11,8 +10,14 @@ import { evalProgressBar } from "../eval/progress.js";
 import { type EvalSummary, summarize } from "../eval/summary.js";
 import { loadCertifier } from "../runtime/certifier.js";
 import { localModelStore } from "../runtime/model-store.js";
-import type { ProviderConfig } from "../runtime/providers.js";
-import { oneOf, providersOf } from "./args.js";
+import {
+  type Certification,
+  certificationOf,
+  certificationUsage,
+  oneOf,
+  parseFlags,
+  wholeFlag,
+} from "./args.js";
 import { UsageError } from "./errors.js";
 
 export const evaluateUsage = `Usage: dualrs evaluate --manifest PATH [options]
@@ -28,105 +33,29 @@ image, as Cohen et al.'s certify.py), summary.json, table.md and the certified a
                          from the Debian package dataset-fashion-mnist)
   --split test|train     default test
   --out DIR              default out/eval/<manifest id>[-<mode>][-<sigma>]
-  --mode dual|global     default: dual when the certifier has an estimator
-  --sigma S              global mode: which classifier option's sigma
-  --n N, --n0 N          estimation and selection draws per stage (default: the manifest's)
-  --alpha A              probability that a certificate is wrong (default: the manifest's)
-  --alpha-split F        dual mode: share of alpha spent on the estimator
-  --batch-size B         draws per model call (never changes the result)
   --seed K               base seed: image i is certified with seed K + i (random when absent)
-  --noise graph|host     where the noise is drawn (default host)
-  --providers P          auto (default), cpu, cuda or cuda,cpu
-  --threads T            CPU threads per operator (default: one per core)
-`;
+${certificationUsage}`;
 
-export interface EvaluateArgs {
+export interface EvaluateArgs extends Certification {
   manifest: string;
   count: number;
   skip: number;
   data: string;
   split: Split;
   out?: string | undefined;
-  providers: ProviderConfig;
-  noise: "graph" | "host";
-  threads?: number | undefined;
-  /** Passed to the core as is: it validates and fills in the manifest's defaults. */
-  request: {
-    mode?: "dual" | "global" | undefined;
-    sigma?: number | undefined;
-    n0?: number | undefined;
-    n?: number | undefined;
-    alpha?: number | undefined;
-    alphaSplit?: number | undefined;
-    batchSize?: number | undefined;
-    seed?: number | undefined;
-  };
 }
 
-const numeric = [
-  "count",
-  "skip",
-  "sigma",
-  "n",
-  "n0",
-  "alpha",
-  "alpha-split",
-  "batch-size",
-  "seed",
-  "threads",
-] as const;
-const strings = ["manifest", "data", "split", "out", "mode", "noise", "providers"] as const;
-
 export function parseEvaluateArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): EvaluateArgs {
-  let values: Record<string, string | undefined>;
-  try {
-    const options = Object.fromEntries(
-      [...numeric, ...strings].map((name) => [name, { type: "string" as const }]),
-    );
-    values = parseArgs({ args: argv, strict: true, allowPositionals: false, options })
-      .values as typeof values;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  if (!values.manifest) throw new UsageError("--manifest PATH is required");
-  const num: Partial<Record<(typeof numeric)[number], number>> = {};
-  for (const name of numeric) {
-    const text = values[name];
-    if (text === undefined) continue;
-    const value = Number(text);
-    if (text.trim() === "" || !Number.isFinite(value))
-      throw new UsageError(`--${name}: "${text}" is not a number`);
-    num[name] = value;
-  }
-  const whole = (name: "count" | "skip" | "threads", min: number) => {
-    const v = num[name];
-    if (v !== undefined && !(Number.isInteger(v) && v >= min)) {
-      throw new UsageError(`--${name}: "${values[name]}" is not an integer >= ${min}`);
-    }
-  };
-  whole("count", 1);
-  whole("skip", 1);
-  whole("threads", 0);
+  const flags = parseFlags(argv, ["data", "split", "out"], ["count", "skip"]);
+  const s = flags.strings;
   return {
-    manifest: values.manifest,
-    count: num.count ?? 500,
-    skip: num.skip ?? 1,
-    data: values.data ?? defaultDataDir(env),
-    split: oneOf("split", values.split ?? "test", ["test", "train"] as const),
-    out: values.out,
-    providers: providersOf(values.providers ?? "auto"),
-    noise: oneOf("noise", values.noise ?? "host", ["graph", "host"] as const),
-    threads: num.threads,
-    request: {
-      mode: values.mode === undefined ? undefined : oneOf("mode", values.mode, ["dual", "global"] as const),
-      sigma: num.sigma,
-      n0: num.n0,
-      n: num.n,
-      alpha: num.alpha,
-      alphaSplit: num["alpha-split"],
-      batchSize: num["batch-size"],
-      seed: num.seed,
-    },
+    manifest: s.manifest ?? "",
+    count: wholeFlag(flags, "count", 1) ?? 500,
+    skip: wholeFlag(flags, "skip", 1) ?? 1,
+    data: s.data ?? defaultDataDir(env),
+    split: oneOf("split", s.split ?? "test", ["test", "train"] as const),
+    out: s.out,
+    ...certificationOf(flags),
   };
 }
 
