@@ -4,9 +4,15 @@ import { ModelError } from "../core/errors.js";
 import { estimatorRoutes, type Manifest } from "../core/manifest.js";
 import type { NoisyClassifier } from "../core/model.js";
 import { IntegrityError } from "./errors.js";
-import { buildNoisyClassifier, composeClassifier, GRAPH_INPUTS, GRAPH_OUTPUTS } from "./graph/index.js";
+import {
+  buildNoisyClassifier,
+  composeClassifier,
+  GRAPH_INPUTS,
+  GRAPH_OUTPUTS,
+  noisyFeeds,
+} from "./graph/index.js";
 import type { ModelStore } from "./model-store.js";
-import { graphNoiseClassifier, hostNoiseClassifier } from "./onnx-classifier.js";
+import { graphNoiseClassifier, graphNoiseFeeds, hostNoiseClassifier } from "./onnx-classifier.js";
 import { type ProviderConfig, resolveProviders } from "./providers.js";
 import { type Session, SessionCache } from "./session.js";
 import { readSignature } from "./signature.js";
@@ -144,7 +150,7 @@ async function buildChain(
         ? buildNoisyClassifier(models.bytes, models.sigmaInputs, shape)
         : composeClassifier(models.bytes, models.sigmaInputs, shape, { logits: true });
     });
-    if (noise === "host") await checkLogits(manifest, use, session);
+    await checkLogits(manifest, use, session, noise);
     const classifier =
       noise === "graph"
         ? graphNoiseClassifier(session, use.classes, label)
@@ -194,15 +200,25 @@ function checkSignatures(manifest: Manifest, use: ChainUse, models: ChainModels)
 }
 
 /** Logits of two mid-range inputs must be [2, classes]: catches class counts the metadata leaves symbolic. */
-async function checkLogits(manifest: Manifest, use: ChainUse, session: Session): Promise<void> {
+async function checkLogits(
+  manifest: Manifest,
+  use: ChainUse,
+  session: Session,
+  noise: NoiseMode,
+): Promise<void> {
   const count = 2;
   const shape = manifest.input.shape;
-  const x = midRange(manifest, count);
-  const feeds: Record<string, ort.Tensor> = {
-    [GRAPH_INPUTS.batch]: new ort.Tensor("float32", x, [count, ...shape]),
-  };
-  if (session.inputNames.includes(GRAPH_INPUTS.sigma)) {
-    feeds[GRAPH_INPUTS.sigma] = new ort.Tensor("float32", new Float32Array(count).fill(use.sigma), [count]);
+  const feeds: Record<string, ort.Tensor> = {};
+  if (noise === "graph") {
+    Object.assign(
+      feeds,
+      graphNoiseFeeds({ x: midRange(manifest, 1), sigma: use.sigma, seed: 0, stream: 0, first: 0, count }),
+    );
+  } else {
+    feeds[GRAPH_INPUTS.batch] = new ort.Tensor("float32", midRange(manifest, count), [count, ...shape]);
+    if (session.inputNames.includes(GRAPH_INPUTS.sigma)) {
+      feeds[GRAPH_INPUTS.sigma] = new ort.Tensor("float32", new Float32Array(count).fill(use.sigma), [count]);
+    }
   }
   const logits = (await session.run(feeds, [GRAPH_OUTPUTS.logits]))[GRAPH_OUTPUTS.logits];
   const dims = logits?.dims ?? [];

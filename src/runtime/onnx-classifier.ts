@@ -81,7 +81,7 @@ export function graphNoiseClassifier(session: Session, classes: number, name: st
   return {
     classes,
     async countBatch(b: DrawBatch): Promise<Uint32Array> {
-      const out = await session.run(graphNoiseFeeds(b));
+      const out = await session.run(graphNoiseFeeds(b), [GRAPH_OUTPUTS.classes]);
       return countPredicted(classesOf(out, b.count, name), classes);
     },
   };

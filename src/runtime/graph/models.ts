@@ -80,8 +80,9 @@ const noiseKeyInputs = () => [
 ];
 
 /**
- * The noisy classifier of a chain: inputs x, sigma, key, stream, first, count (GRAPH_INPUTS); output
- * classes int64 [count] = argmax of chain(reshape(x + sigma * noise, [count, ...inputShape])), where
+ * The noisy classifier of a chain: inputs x, sigma, key, stream, first, count (GRAPH_INPUTS); outputs
+ * logits float32 [count, C] = chain(reshape(x + sigma * noise, [count, ...inputShape])) and classes
+ * int64 [count], their argmax, where
  * noise equals fillGaussian(dim, seed, stream, first, count) of src/core/noise.ts.
  */
 export function buildNoisyClassifier(
@@ -101,8 +102,12 @@ export function buildNoisyClassifier(
     : GRAPH_INPUTS.sigma;
   const chain = composeChain(models, sigmaInputs, batch, sigmas, NOISE_OPSET);
   const before = g.nodes.length;
-  const outputs = [valueInfo(GRAPH_OUTPUTS.classes, DT.INT64, ["count"])];
-  g.nodes.push(argmax(chain.output));
+  // Logits too, fetched only by the load-time check of the class count.
+  const outputs = [
+    valueInfo(GRAPH_OUTPUTS.classes, DT.INT64, ["count"]),
+    valueInfo(GRAPH_OUTPUTS.logits, DT.FLOAT, ["count", "C"]),
+  ];
+  g.nodes.push(argmax(chain.output), identity(chain.output, GRAPH_OUTPUTS.logits));
   if (options.debug) {
     g.nodes.push(identity(noise, GRAPH_OUTPUTS.noise), identity(words ?? "", GRAPH_OUTPUTS.words));
     outputs.push(
