@@ -4,13 +4,7 @@ import { ModelError } from "../core/errors.js";
 import { estimatorRoutes, type Manifest } from "../core/manifest.js";
 import type { NoisyClassifier } from "../core/model.js";
 import { IntegrityError } from "./errors.js";
-import {
-  buildNoisyClassifier,
-  composeClassifier,
-  GRAPH_INPUTS,
-  GRAPH_OUTPUTS,
-  noisyFeeds,
-} from "./graph/index.js";
+import { buildNoisyClassifier, composeClassifier, GRAPH_INPUTS, GRAPH_OUTPUTS } from "./graph/index.js";
 import type { ModelStore } from "./model-store.js";
 import { graphNoiseClassifier, graphNoiseFeeds, hostNoiseClassifier } from "./onnx-classifier.js";
 import { type ProviderConfig, resolveProviders } from "./providers.js";
