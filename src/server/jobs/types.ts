@@ -1,0 +1,109 @@
+import type { Certificate } from "../../core/certificate.js";
+import type { CertifyParameters } from "../../core/parameters.js";
+
+/**
+ * The contract between the HTTP API and the job backends (the embedded, journaled queue and
+ * BullMQ on Redis). Everything here is plain JSON so that it can be journaled and sent to Redis.
+ */
+
+export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "canceled";
+export const TERMINAL: readonly JobStatus[] = ["succeeded", "failed", "canceled"];
+
+/** Webhook events a job can emit; a webhook's filter is a subset. */
+export type JobEvent = "job.running" | "job.succeeded" | "job.failed" | "job.canceled";
+
+/** What the API hands to a backend once the request is validated. */
+export interface JobSpec {
+  certifier: string;
+  /** The input, decoded and validated against the certifier: float32 little-endian, base64. */
+  input: { shape: number[]; data: string; sha256: string };
+  /** Fully resolved except for defaults the manifest supplies; `seed` is always set, so a rerun is identical. */
+  parameters: CertifyParameters & { seed: number };
+  webhook?: { url: string; events: JobEvent[] } | undefined;
+  metadata?: Record<string, string> | undefined;
+}
+
+export interface WebhookDelivery {
+  /** The Standard Webhooks `webhook-id` (the same for every attempt of one event). */
+  id: string;
+  event: JobEvent;
+  attempt: number;
+  at: string;
+  /** HTTP status of the receiver, or null when it could not be reached. */
+  status: number | null;
+  ok: boolean;
+  error?: string | undefined;
+}
+
+/** An RFC 9457 problem, stored on a failed job. */
+export interface JobError {
+  type: string;
+  title: string;
+  detail: string;
+}
+
+export interface Job {
+  id: string;
+  status: JobStatus;
+  spec: JobSpec;
+  progress: { done: number; total: number };
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  certificate: Certificate | null;
+  error: JobError | null;
+  /** Set when a cancel was requested; the job becomes `canceled` once its runner stops. */
+  cancelRequested: boolean;
+  deliveries: WebhookDelivery[];
+}
+
+export interface ListQuery {
+  /** Opaque cursor from a previous page. */
+  cursor?: string | undefined;
+  limit: number;
+  status?: JobStatus | undefined;
+}
+
+export interface JobPage {
+  jobs: Job[];
+  nextCursor: string | null;
+}
+
+export interface SubmitOptions {
+  /** `Idempotency-Key` header, scoped by the caller (API key). */
+  idempotencyKey?: string | undefined;
+  /** sha256 of the request body, to tell a retry from a different request under the same key. */
+  fingerprint: string;
+}
+
+export type JobCounts = Record<JobStatus, number>;
+
+/**
+ * A job backend. `submit` resolves only once the job is durably recorded (accepted work is never
+ * lost). Idempotency follows draft-ietf-httpapi-idempotency-key-header: the same key and body
+ * returns the first job (`replayed`), the same key with another body throws
+ * `IdempotencyMismatchError`, and a key whose first request is still being recorded throws
+ * `IdempotencyInFlightError`.
+ */
+export interface JobQueue {
+  submit(spec: JobSpec, options: SubmitOptions): Promise<{ job: Job; replayed: boolean }>;
+  get(id: string): Promise<Job | null>;
+  list(query: ListQuery): Promise<JobPage>;
+  /** Requests cancellation; a queued job is canceled at once, a running one within a second. */
+  cancel(id: string): Promise<Job | null>;
+  /** Resolves with the job once it is terminal, or with its current state after `timeoutMs`. */
+  wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<Job | null>;
+  counts(): Promise<JobCounts>;
+  /** Whether the backend can take jobs (Redis reachable, workers' models loaded), for /readyz. */
+  readiness(): Promise<{ ready: boolean; detail: string }>;
+  /** Stops taking jobs, lets running ones finish or hands them back, then releases resources. */
+  close(): Promise<void>;
+}
+
+export class IdempotencyMismatchError extends Error {
+  override readonly name = "IdempotencyMismatchError";
+}
+
+export class IdempotencyInFlightError extends Error {
+  override readonly name = "IdempotencyInFlightError";
+}

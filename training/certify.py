@@ -1,0 +1,108 @@
+"""Monte Carlo sampling, soft labels for the variance estimator, and reference certification
+(Cohen et al. 2019 CERTIFY; Dual RS: estimator certified at sigma_e, then the routed classifier)."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .stats import cp_lower, radius
+
+# a base model on noisy inputs: x_noisy [B,1,28,28] -> logits [B,K]
+ModelFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+@torch.no_grad()
+def sample_counts(f: ModelFn, x: torch.Tensor, sigma: float, n: int, classes: int, seed: int,
+                  max_batch: int = 4000) -> torch.Tensor:
+    """counts[i, c] = #{j < n : argmax f(x_i + sigma eps_ij) = c}, int64 [N, classes]."""
+    g = torch.Generator().manual_seed(seed)
+    out = torch.zeros(x.shape[0], classes, dtype=torch.int64)
+    per = max(1, max_batch // n)  # inputs per chunk when n is small
+    for i in range(0, x.shape[0], per):
+        xb = x[i:i + per]
+        b = xb.shape[0]
+        left = n
+        while left > 0:  # draws per input in this pass
+            m = min(left, max(1, max_batch // b))
+            rep = xb.repeat_interleave(m, dim=0)
+            pred = f(rep + sigma * torch.randn(rep.shape, generator=g)).argmax(1).reshape(b, m)
+            out[i:i + b] += F.one_hot(pred, classes).sum(1)
+            left -= m
+    return out
+
+
+def option_radii(options: Sequence[tuple[ModelFn, float]], x: torch.Tensor, y: torch.Tensor, n: int,
+                 alpha: float, seed: int, classes: int = 10) -> torch.Tensor:
+    """Certified radius of the true label under each option (0 where it abstains): float [N, options].
+
+    pA_lower is the Clopper-Pearson lower bound of count(y)/n, the radius sigma * PhiInv(pA_lower).
+    """
+    cols = []
+    for k, (f, sigma) in enumerate(options):
+        counts = sample_counts(f, x, sigma, n, classes, seed + 1000 * k)
+        cols.append(radius(counts.gather(1, y.reshape(-1, 1)).squeeze(1), n, alpha, sigma))
+    return torch.stack(cols, dim=1)
+
+
+def soft_labels(radii: torch.Tensor, temperature: float):
+    """Soft labels softmax(radii / T) over the inputs that at least one option certifies.
+
+    Returns (keep mask [N], labels [M,K], class weights [K]); class weight k is the inverse frequency
+    of option k being the best (argmax radius), normalised to mean 1 over the kept inputs and capped
+    at 10 (an option that is never best gets weight 0... it has no examples to weight).
+    """
+    keep = radii.max(dim=1).values > 0
+    q = torch.softmax(radii[keep] / temperature, dim=1)
+    best = radii[keep].argmax(dim=1)
+    k = radii.shape[1]
+    freq = torch.bincount(best, minlength=k).float()
+    w = torch.where(freq > 0, freq.sum() / (k * freq.clamp(min=1)), torch.zeros_like(freq))
+    return keep, q, w.clamp(max=10.0)
+
+
+@torch.no_grad()
+def cohen_certify(f: ModelFn, x: torch.Tensor, sigma: float, n0: int, n: int, alpha: float, seed: int,
+                  classes: int):
+    """CERTIFY of Cohen et al.: (prediction or -1 to abstain [N], radius [N])."""
+    c0 = sample_counts(f, x, sigma, n0, classes, seed)
+    top = c0.argmax(1)
+    c = sample_counts(f, x, sigma, n, classes, seed + 1)
+    k = c.gather(1, top.reshape(-1, 1)).squeeze(1)
+    pa = cp_lower(k, n, alpha)
+    r = radius(k, n, alpha, sigma)
+    pred = torch.where(pa > 0.5, top, torch.full_like(top, -1))
+    return pred, r
+
+
+@torch.no_grad()
+def dual_certify(estimator: ModelFn, sigma_e: float, options: Sequence[tuple[ModelFn, float]],
+                 x: torch.Tensor, n0: int, n: int, alpha: float, alpha_split: float, seed: int,
+                 classes: int = 10):
+    """Dual RS: certify the estimator (smoothed at sigma_e) to pick option k with radius R_e, then
+    certify the k-th classifier at its sigma; the certificate is min(R_e, R_c) (abstain if either
+    abstains). Returns (prediction or -1 [N], radius [N], chosen option or -1 [N])."""
+    opt, r_e = cohen_certify(estimator, x, sigma_e, n0, n, alpha * alpha_split, seed, len(options))
+    pred = torch.full((x.shape[0],), -1, dtype=torch.int64)
+    rad = torch.zeros(x.shape[0])
+    for k, (f, sigma) in enumerate(options):
+        idx = (opt == k).nonzero().squeeze(1)
+        if idx.numel() == 0:
+            continue
+        p, r = cohen_certify(f, x[idx], sigma, n0, n, alpha * (1 - alpha_split), seed + 10 + k, classes)
+        pred[idx] = p
+        rad[idx] = torch.minimum(r, r_e[idx])
+    pred[opt < 0] = -1
+    return pred, rad, opt
+
+
+def certified_accuracy(pred: torch.Tensor, rad: torch.Tensor, y: torch.Tensor,
+                       radii: Sequence[float]) -> dict[str, float]:
+    """Certified accuracy at each radius (keys "0", "0.25", ...) and "acr", the average certified
+    radius (radius where correct, 0 elsewhere)."""
+    ok = pred == y
+    out = {f"{r:g}": float((ok & (rad >= r)).float().mean()) for r in radii}
+    out["acr"] = float(torch.where(ok, rad, torch.zeros_like(rad)).mean())
+    return out

@@ -1,0 +1,381 @@
+"""Entry point: train the Fashion-MNIST zoo and export it as ONNX + manifests.
+
+    /usr/bin/python3 -m training.pipeline [--smoke] [--out models] [--work out/training]
+                                          [--stages experts,estimator,denoised,iterate] [--threads 2]
+
+Every trained net is cached as a state dict in the work folder, so stages can be run one at a
+time; the export step at the end always rewrites the zoo (ONNX files, manifests, README) from
+whatever the work folder holds. See training/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+
+from . import data, manifests, report
+from .certify import certified_accuracy, cohen_certify, dual_certify, option_radii, soft_labels
+from .export import check_parity, onnx_bytes, write_content_addressed
+from .nets import Denoiser, SmallCNN, count_macs, count_params
+from .train import (TrainConfig, choice_sigma, fixed_sigma, noisy_accuracy, predict, train_classifier,
+                    train_denoiser, uniform_sigma)
+
+SIGMAS = manifests.SIGMAS
+SIGMA_E = manifests.SIGMA_E
+RADII = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
+STAGES = ["experts", "estimator", "denoised", "iterate"]
+
+
+@dataclass
+class Budget:
+    train_n: int = 60000          # training images used by every net
+    expert_epochs: int = 8
+    expert_lam: float = 0.0       # consistency weight for the experts (0: Gaussian augmentation only)
+    label_n: int = 15000          # training images given soft labels (experts configuration)
+    label_n_denoised: int = 3000  # training images given soft labels (denoised configuration)
+    label_test_n: int = 1000      # test images given soft labels (estimator evaluation)
+    label_samples: int = 100      # noise draws per option per image for the soft labels
+    label_alpha: float = 0.05     # Clopper-Pearson alpha for the soft-label radii (loose on purpose)
+    temperature: float = 0.1      # soft label = softmax(radius / temperature)
+    est_epochs: int = 20
+    est_lam: float = 40.0
+    est_eta: float = 0.5
+    den_epochs: int = 6
+    den_width: int = 12
+    clf_epochs: int = 6
+    iter_epochs: int = 3
+    eval_n: int = 10000           # test images for clean / one-draw noisy accuracy
+    cert_images: int = 500        # test images for certified accuracy
+    cert_images_denoised: int = 200
+    cert_n0: int = 100
+    cert_n: int = 1000
+    cert_alpha: float = 0.001
+
+
+SMOKE = Budget(train_n=1000, expert_epochs=1, label_n=200, label_n_denoised=100, label_test_n=100,
+               label_samples=16, est_epochs=1, den_epochs=1, den_width=8, clf_epochs=1, iter_epochs=1,
+               eval_n=500, cert_images=20, cert_images_denoised=10, cert_n0=10, cert_n=50)
+
+
+class Run:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.budget = SMOKE if args.smoke else Budget()
+        self.work = args.work or ("out/training-smoke" if args.smoke else "out/training")
+        os.makedirs(self.work, exist_ok=True)
+        self.log_path = os.path.join(self.work, "log.txt")
+        self.metrics_path = os.path.join(self.work, "metrics.json")
+        self.metrics = json.load(open(self.metrics_path)) if os.path.exists(self.metrics_path) else {}
+        train = data.load("train", args.data)
+        self.train = data.subsample(train, self.budget.train_n, seed=0)
+        self.test = data.load("test", args.data)
+        self.eval = self.test.head(self.budget.eval_n)
+        self.cert = data.subsample(self.test, self.budget.cert_images, seed=1)
+        self.cert_d = data.subsample(self.test, self.budget.cert_images_denoised, seed=1)
+
+    def log(self, msg: str) -> None:
+        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+        print(line, flush=True)
+        with open(self.log_path, "a") as f:
+            f.write(line + "\n")
+
+    def save_metrics(self) -> None:
+        self.metrics["budget"] = asdict(self.budget)
+        with open(self.metrics_path, "w") as f:
+            json.dump(self.metrics, f, indent=2)
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.work, name + ".pt")
+
+    def has(self, name: str) -> bool:
+        return os.path.exists(self.path(name))
+
+    def load(self, name: str, net: torch.nn.Module) -> torch.nn.Module:
+        net.load_state_dict(torch.load(self.path(name)))
+        return net.eval()
+
+    def train_or_load(self, name: str, net: torch.nn.Module, fit) -> tuple[torch.nn.Module, bool]:
+        if self.has(name) and name not in self.args.retrain:
+            return self.load(name, net), False
+        self.log(f"training {name}")
+        t0 = time.time()
+        fit(net)
+        torch.save(net.state_dict(), self.path(name))
+        self.metrics.setdefault(name, {})["train_seconds"] = round(time.time() - t0, 1)
+        self.log(f"trained {name} in {time.time() - t0:.0f}s")
+        self.save_metrics()
+        return net.eval(), True
+
+    # ---- nets, by name -------------------------------------------------------------------
+    def expert(self, s: float) -> SmallCNN:
+        return self.load(f"expert-{s}", SmallCNN())
+
+    def denoiser(self) -> Denoiser:
+        return self.load("denoiser", Denoiser(self.budget.den_width))
+
+    def nets(self) -> dict[str, tuple[torch.nn.Module, bool]]:
+        """Every trained net in the work folder: name -> (net, is_denoiser)."""
+        out = {}
+        for s in SIGMAS:
+            if self.has(f"expert-{s}"):
+                out[f"expert-{s}"] = (self.expert(s), False)
+        for suffix in ("", "-it1"):
+            if suffix:
+                for s in SIGMAS:
+                    if self.has(f"expert-{s}{suffix}"):
+                        out[f"expert-{s}{suffix}"] = (self.load(f"expert-{s}{suffix}", SmallCNN()), False)
+            if self.has(f"estimator{suffix}"):
+                out[f"estimator{suffix}"] = (self.load(f"estimator{suffix}", SmallCNN(classes=4)), False)
+        if self.has("denoiser"):
+            out["denoiser"] = (self.denoiser(), True)
+        for name, k in (("classifier", 10), ("estimator-denoised", 4)):
+            if self.has(name):
+                out[name] = (self.load(name, SmallCNN(classes=k)), False)
+        return out
+
+
+def denoised_fn(den: Denoiser, clf: torch.nn.Module, sigma: float):
+    return lambda xn: clf(den(xn, torch.full((xn.shape[0],), float(sigma))))
+
+
+def chain_pre(den: Denoiser, sigma: float | None = None):
+    """Preprocess for train/eval: the denoiser at the draw's sigma (or at a fixed one)."""
+    if sigma is None:
+        return lambda xn, s: den(xn, s)
+    return lambda xn, s: den(xn, torch.full((xn.shape[0],), float(sigma)))
+
+
+def _radius_stats(radii: torch.Tensor) -> dict:
+    keep = radii.max(1).values > 0
+    best = radii[keep].argmax(1)
+    return {"images": int(radii.shape[0]), "certified_by_some_option": int(keep.sum()),
+            "best_option_counts": torch.bincount(best, minlength=len(SIGMAS)).tolist(),
+            "mean_radius_per_option": [round(float(v), 4) for v in radii.mean(0)]}
+
+
+# ---- stage 1: experts ------------------------------------------------------------------------
+def stage_experts(run: Run) -> None:
+    b = run.budget
+    for i, s in enumerate(SIGMAS):
+        name = f"expert-{s}"
+        cfg = TrainConfig(epochs=b.expert_epochs, seed=100 + i, lam=b.expert_lam, log_every=0)
+        net, fresh = run.train_or_load(name, SmallCNN(),
+                                       lambda n: train_classifier(n, run.train.x, run.train.y, fixed_sigma(s), cfg,
+                                                                  log=run.log))
+        m = run.metrics.setdefault(name, {})
+        if fresh or run.args.reeval or "certified_accuracy" not in m:
+            m.update(seed=100 + i, sigma=s, epochs=b.expert_epochs, consistency_lambda=b.expert_lam,
+                     clean_accuracy=noisy_accuracy(net, run.eval.x, run.eval.y, 0.0),
+                     noisy_accuracy=noisy_accuracy(net, run.eval.x, run.eval.y, s))
+            pred, rad = cohen_certify(net, run.cert.x, s, b.cert_n0, b.cert_n, b.cert_alpha, seed=7, classes=10)
+            m["certified_accuracy"] = certified_accuracy(pred, rad, run.cert.y, RADII)
+            m["abstain_rate"] = float((pred < 0).float().mean())
+            run.log(f"{name}: clean {m['clean_accuracy']:.4f} noisy {m['noisy_accuracy']:.4f} "
+                    f"certified {m['certified_accuracy']}")
+            run.save_metrics()
+
+
+# ---- stage 2: variance estimator --------------------------------------------------------------
+def _labels(run: Run, key: str, options, split: data.Split, seed: int) -> torch.Tensor:
+    """Soft-label radii [N, 4] for `split`, cached in the work folder under `key`."""
+    path = os.path.join(run.work, key + ".pt")
+    if os.path.exists(path) and key not in run.args.retrain:
+        return torch.load(path)
+    b = run.budget
+    t0 = time.time()
+    run.log(f"soft labels {key}: {len(split)} images x {len(options)} options x {b.label_samples} draws")
+    radii = option_radii(options, split.x, split.y, b.label_samples, b.label_alpha, seed)
+    torch.save(radii, path)
+    run.metrics.setdefault("soft_labels", {})[key] = dict(_radius_stats(radii), seconds=round(time.time() - t0, 1))
+    run.log(f"soft labels {key} done in {time.time() - t0:.0f}s: {run.metrics['soft_labels'][key]}")
+    run.save_metrics()
+    return radii
+
+
+def train_estimator(run: Run, name: str, radii: torch.Tensor, split: data.Split, seed: int, pre=None,
+                    init: torch.nn.Module | None = None) -> torch.nn.Module:
+    b = run.budget
+    keep, q, w = soft_labels(radii, b.temperature)
+    run.log(f"{name}: {int(keep.sum())}/{len(keep)} images kept, class weights {w.tolist()}")
+    cfg = TrainConfig(epochs=b.est_epochs, seed=seed, lam=b.est_lam, eta=b.est_eta, log_every=0)
+    net = init if init is not None else SmallCNN(classes=len(SIGMAS))
+    train_classifier(net, split.x[keep], q, fixed_sigma(SIGMA_E), cfg, preprocess=pre, class_weight=w, log=run.log)
+    m = run.metrics.setdefault(name, {})
+    m.update(seed=seed, epochs=b.est_epochs, sigma_e=SIGMA_E, lam=b.est_lam, eta=b.est_eta,
+             temperature=b.temperature, kept=int(keep.sum()), labelled=int(len(keep)), class_weights=w.tolist())
+    return net
+
+
+@torch.no_grad()
+def evaluate_estimator(run: Run, name: str, est, options, radii_test: torch.Tensor, test: data.Split,
+                       cert: data.Split, pre=None) -> None:
+    """Routing distribution and agreement with the soft-label argmax, then Dual RS certification."""
+    b = run.budget
+    m = run.metrics.setdefault(name, {})
+    g = torch.Generator().manual_seed(99)
+    xn = test.x + SIGMA_E * torch.randn(test.x.shape, generator=g)
+    if pre is not None:
+        xn = pre(xn, torch.full((xn.shape[0],), SIGMA_E))
+    routed = predict(est, xn)
+    keep = radii_test.max(1).values > 0
+    best = radii_test.argmax(1)
+    # the option the routed input would get vs the best: certified radius ratio
+    r_routed = radii_test.gather(1, routed.reshape(-1, 1)).squeeze(1)
+    m["base_routing"] = torch.bincount(routed, minlength=len(SIGMAS)).tolist()
+    m["agreement_with_soft_label_argmax"] = float((routed[keep] == best[keep]).float().mean())
+    m["mean_label_radius_routed"] = float(r_routed.mean())
+    m["mean_label_radius_best"] = float(radii_test.max(1).values.mean())
+    m["mean_label_radius_per_fixed_option"] = [float(v) for v in radii_test.mean(0)]
+    est_fn = (lambda x: est(pre(x, torch.full((x.shape[0],), SIGMA_E)))) if pre is not None else est
+    pred, rad, opt = dual_certify(est_fn, SIGMA_E, options, cert.x, b.cert_n0, b.cert_n, b.cert_alpha, 0.5, seed=11)
+    m["dual_certified_accuracy"] = certified_accuracy(pred, rad, cert.y, RADII)
+    m["dual_abstain_rate"] = float((pred < 0).float().mean())
+    m["smoothed_routing"] = torch.bincount(opt + 1, minlength=len(SIGMAS) + 1).tolist()  # [abstain, 0..3]
+    run.log(f"{name}: routing {m['base_routing']} agreement {m['agreement_with_soft_label_argmax']:.3f} "
+            f"dual certified {m['dual_certified_accuracy']}")
+    run.save_metrics()
+
+
+def expert_options(run: Run):
+    return [(run.expert(s), s) for s in SIGMAS]
+
+
+def label_splits(run: Run, n: int) -> tuple[data.Split, data.Split]:
+    return data.subsample(run.train, n, seed=2), data.subsample(run.test, run.budget.label_test_n, seed=3)
+
+
+def stage_estimator(run: Run) -> None:
+    options = expert_options(run)
+    train_l, test_l = label_splits(run, run.budget.label_n)
+    radii = _labels(run, "labels-experts-train", options, train_l, seed=20)
+    radii_test = _labels(run, "labels-experts-test", options, test_l, seed=21)
+    est, fresh = run.train_or_load("estimator", SmallCNN(classes=4),
+                                   lambda n: train_estimator(run, "estimator", radii, train_l, 200, init=n))
+    if fresh or run.args.reeval or "dual_certified_accuracy" not in run.metrics.get("estimator", {}):
+        evaluate_estimator(run, "estimator", est, options, radii_test, test_l, run.cert)
+
+
+# ---- stage 3: denoised smoothing ---------------------------------------------------------------
+def stage_denoised(run: Run) -> None:
+    b = run.budget
+    cfg = TrainConfig(epochs=b.den_epochs, seed=300, lr=2e-3, log_every=100)
+    den, fresh = run.train_or_load("denoiser", Denoiser(b.den_width),
+                                   lambda n: train_denoiser(n, run.train.x, uniform_sigma(0.0, 1.0), cfg, log=run.log))
+    for p in den.parameters():
+        p.requires_grad_(False)
+    m = run.metrics.setdefault("denoiser", {})
+    if fresh or run.args.reeval or "mse" not in m:
+        g = torch.Generator().manual_seed(5)
+        x = run.eval.x[:2000]
+        mse = {}
+        with torch.no_grad():
+            for s in SIGMAS:
+                sv = torch.full((x.shape[0],), s)
+                mse[f"{s}"] = float(((den(x + s * torch.randn(x.shape, generator=g), sv) - x) ** 2).mean())
+        m.update(seed=300, epochs=b.den_epochs, width=b.den_width, mse=mse,
+                 noisy_input_mse={f"{s}": s * s for s in SIGMAS})
+        run.log(f"denoiser mse {mse}")
+        run.save_metrics()
+
+    cfg = TrainConfig(epochs=b.clf_epochs, seed=301, log_every=0)
+    sampler = choice_sigma(SIGMAS, clean_fraction=0.5)
+    clf, fresh = run.train_or_load("classifier", SmallCNN(),
+                                   lambda n: train_classifier(n, run.train.x, run.train.y, sampler, cfg,
+                                                              preprocess=chain_pre(den), log=run.log))
+    m = run.metrics.setdefault("classifier", {})
+    if fresh or run.args.reeval or "certified_accuracy" not in m:
+        m.update(seed=301, epochs=b.clf_epochs, clean_accuracy=noisy_accuracy(clf, run.eval.x, run.eval.y, 0.0),
+                 clean_accuracy_through_denoiser=noisy_accuracy(clf, run.eval.x, run.eval.y, 0.0,
+                                                                preprocess=chain_pre(den, 0.0)))
+        m["noisy_accuracy"] = {f"{s}": noisy_accuracy(clf, run.eval.x, run.eval.y, s, preprocess=chain_pre(den))
+                               for s in SIGMAS}
+        m["certified_accuracy"] = {}
+        for s in SIGMAS:
+            pred, rad = cohen_certify(denoised_fn(den, clf, s), run.cert_d.x, s, b.cert_n0, b.cert_n, b.cert_alpha,
+                                      seed=7, classes=10)
+            m["certified_accuracy"][f"{s}"] = certified_accuracy(pred, rad, run.cert_d.y, RADII)
+        run.log(f"classifier: {m}")
+        run.save_metrics()
+
+    options = [(denoised_fn(den, clf, s), s) for s in SIGMAS]
+    train_l, test_l = label_splits(run, b.label_n_denoised)
+    radii = _labels(run, "labels-denoised-train", options, train_l, seed=30)
+    radii_test = _labels(run, "labels-denoised-test", options, test_l, seed=31)
+    pre = chain_pre(den, SIGMA_E)
+    est, fresh = run.train_or_load("estimator-denoised", SmallCNN(classes=4),
+                                   lambda n: train_estimator(run, "estimator-denoised", radii, train_l, 302, pre=pre,
+                                                             init=n))
+    if fresh or run.args.reeval or "dual_certified_accuracy" not in run.metrics.get("estimator-denoised", {}):
+        evaluate_estimator(run, "estimator-denoised", est, options, radii_test, test_l, run.cert_d, pre=pre)
+
+
+# ---- export -----------------------------------------------------------------------------------
+def export(run: Run, out_dir: str) -> None:
+    os.makedirs(out_dir, exist_ok=True)
+    files: dict[str, str] = {}
+    info = run.metrics.setdefault("export", {})
+    for name, (net, is_den) in run.nets().items():
+        blob = onnx_bytes(net, denoiser=is_den)
+        fname = write_content_addressed(blob, out_dir)
+        diff = check_parity(os.path.join(out_dir, fname), net, denoiser=is_den)
+        inputs = (torch.rand(1, 1, 28, 28), torch.rand(1)) if is_den else (torch.rand(1, 1, 28, 28),)
+        files[name] = fname
+        info[name] = {"file": fname, "bytes": len(blob), "params": count_params(net),
+                      "macs": count_macs(net, *inputs), "onnx_max_abs_diff": diff}
+        run.log(f"exported {name} -> {fname} ({len(blob)} bytes, parity {diff:.2e})")
+    adopted = run.metrics.get("iterate", {}).get("adopted", False)
+    written = [manifests.write(m, out_dir) for m in manifests.build_all(files, iterated=adopted)]
+    run.log(f"manifests: {', '.join(os.path.basename(p) for p in written)}")
+    used = {f for m in manifests.build_all(files, iterated=adopted) for f in (e["file"] for e in m["models"].values())}
+    files = {k: v for k, v in files.items() if v in used}
+    for f in os.listdir(out_dir):  # drop superseded content-addressed files
+        if re.fullmatch(r"[0-9a-f]{64}\.onnx", f) and f not in used:
+            os.remove(os.path.join(out_dir, f))
+            run.log(f"removed stale {f}")
+    run.save_metrics()
+    report.write_readme(run.metrics, files, out_dir, smoke=run.args.smoke)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python3 -m training.pipeline", description=__doc__.split("\n\n")[0])
+    p.add_argument("--smoke", action="store_true", help="~1000 images, one epoch, tiny sample counts")
+    p.add_argument("--out", default="models", help="zoo folder to write (default: models)")
+    p.add_argument("--work", default=None, help="checkpoint folder (default: out/training[-smoke])")
+    p.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {STAGES}")
+    p.add_argument("--retrain", default="", help="comma-separated cached names to recompute")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--data", default=data.DEFAULT_DIR)
+    p.add_argument("--reeval", action="store_true", help="recompute the metrics of cached nets")
+    p.add_argument("--no-export", action="store_true")
+    args = p.parse_args(argv)
+    args.retrain = set(filter(None, args.retrain.split(",")))
+    torch.set_num_threads(args.threads)
+    run = Run(args)
+    t0 = time.time()
+    stages = [s for s in args.stages.split(",") if s]
+    for s in stages:
+        if s not in STAGES:
+            raise SystemExit(f"unknown stage {s!r}; choose from {STAGES}")
+    run.log(f"pipeline start: stages {stages}, smoke={args.smoke}, work={run.work}, out={args.out}")
+    if "experts" in stages:
+        stage_experts(run)
+    if "estimator" in stages:
+        stage_estimator(run)
+    if "denoised" in stages:
+        stage_denoised(run)
+    if "iterate" in stages:
+        from .iterate import stage_iterate
+        stage_iterate(run)
+    if not args.no_export:
+        export(run, args.out)
+    run.log(f"pipeline done in {time.time() - t0:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Binomial confidence bounds and certified radii (Cohen et al. 2019), without scipy."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+
+
+def _log_binom_pmf(k: torch.Tensor, n: int, p: torch.Tensor) -> torch.Tensor:
+    lc = torch.lgamma(torch.tensor(n + 1.0, dtype=torch.float64)) - torch.lgamma(k + 1) - torch.lgamma(n - k + 1)
+    return lc + k * torch.log(p) + (n - k) * torch.log1p(-p)
+
+
+def _upper_tail(k: int, n: int, p: torch.Tensor) -> torch.Tensor:
+    """P(X >= k) for X ~ Bin(n, p), vectorised over p."""
+    ks = torch.arange(k, n + 1, dtype=torch.float64).reshape(1, -1)
+    return torch.exp(torch.logsumexp(_log_binom_pmf(ks, n, p.reshape(-1, 1)), dim=1))
+
+
+@functools.lru_cache(maxsize=64)
+def _lower_table(n: int, alpha: float) -> torch.Tensor:
+    """One-sided (1-alpha) Clopper-Pearson lower bounds for k = 0..n successes of n."""
+    out = torch.zeros(n + 1, dtype=torch.float64)
+    for k in range(1, n + 1):
+        lo, hi = 0.0, 1.0
+        for _ in range(60):  # bisection: the bound is the p with P(X >= k | p) = alpha
+            mid = 0.5 * (lo + hi)
+            if _upper_tail(k, n, torch.tensor([mid], dtype=torch.float64)).item() < alpha:
+                lo = mid
+            else:
+                hi = mid
+        out[k] = lo
+    return out
+
+
+def cp_lower(k: torch.Tensor, n: int, alpha: float) -> torch.Tensor:
+    """Clopper-Pearson one-sided lower bound of p from k successes in n trials (Beta(alpha; k, n-k+1))."""
+    return _lower_table(n, float(alpha))[k.long()]
+
+
+def radius(k: torch.Tensor, n: int, alpha: float, sigma: float) -> torch.Tensor:
+    """Cohen's certified radius sigma * PhiInv(pA_lower), 0 where pA_lower <= 1/2 (abstain)."""
+    p = cp_lower(k, n, alpha)
+    r = sigma * torch.special.ndtri(p.clamp(max=1 - 1e-12))
+    return torch.where(p > 0.5, r, torch.zeros_like(r)).float()
+
+
+if __name__ == "__main__":
+    # sanity: Beta(0.05; 100, 1) = 0.05 ** (1/100)
+    print(cp_lower(torch.tensor([100, 90, 50]), 100, 0.05), 0.05 ** 0.01)
+    print(radius(torch.tensor([100, 60]), 100, 0.001, 1.0), math.sqrt(2))
