@@ -1,0 +1,58 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { JobCounts, JobQueue, JobStatus } from "./jobs/types.js";
+
+/**
+ * The service's Prometheus metrics, in one registry. The job runner updates `jobLatency` and
+ * `samplesTotal`; the queue gauges are read from `queue.counts()` at each scrape.
+ */
+export const registry = new Registry();
+
+/** Seconds from a job's start to its end, by certifier and final status. */
+export const jobLatency = new Histogram({
+  name: "dualrs_job_duration_seconds",
+  help: "Time from a job's start to its end, in seconds",
+  labelNames: ["certifier", "status"] as const,
+  buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+  registers: [registry],
+});
+
+/** Noise draws evaluated, by certifier; its rate is the service's samples per second. */
+export const samplesTotal = new Counter({
+  name: "dualrs_samples_total",
+  help: "Noisy samples evaluated by certifications",
+  labelNames: ["certifier"] as const,
+  registers: [registry],
+});
+
+/** HTTP requests answered, by method, route and status. */
+export const httpRequests = new Counter({
+  name: "dualrs_http_requests_total",
+  help: "HTTP requests answered",
+  labelNames: ["method", "route", "status"] as const,
+  registers: [registry],
+});
+
+const jobsByState = new Gauge({
+  name: "dualrs_jobs",
+  help: "Jobs by state",
+  labelNames: ["state"] as const,
+  registers: [registry],
+});
+
+const queueDepth = new Gauge({
+  name: "dualrs_queue_depth",
+  help: "Jobs waiting to run",
+  registers: [registry],
+});
+
+/** Refreshes the queue gauges from `counts`, just before a scrape. */
+export function recordCounts(counts: JobCounts): void {
+  for (const [state, n] of Object.entries(counts) as [JobStatus, number][]) jobsByState.set({ state }, n);
+  queueDepth.set(counts.queued);
+}
+
+/** The exposition text, with the queue gauges fresh from `queue`. */
+export async function scrape(queue: JobQueue): Promise<string> {
+  recordCounts(await queue.counts());
+  return registry.metrics();
+}
