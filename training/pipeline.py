@@ -35,24 +35,24 @@ STAGES = ["experts", "estimator", "denoised", "iterate"]
 @dataclass
 class Budget:
     train_n: int = 60000          # training images used by every net
-    expert_epochs: int = 8
+    expert_epochs: int = 5
     expert_lam: float = 0.0       # consistency weight for the experts (0: Gaussian augmentation only)
-    label_n: int = 15000          # training images given soft labels (experts configuration)
-    label_n_denoised: int = 3000  # training images given soft labels (denoised configuration)
-    label_test_n: int = 1000      # test images given soft labels (estimator evaluation)
+    label_n: int = 6000          # training images given soft labels (experts configuration)
+    label_n_denoised: int = 2000  # training images given soft labels (denoised configuration)
+    label_test_n: int = 500      # test images given soft labels (estimator evaluation)
     label_samples: int = 100      # noise draws per option per image for the soft labels
     label_alpha: float = 0.05     # Clopper-Pearson alpha for the soft-label radii (loose on purpose)
     temperature: float = 0.1      # soft label = softmax(radius / temperature)
-    est_epochs: int = 20
+    est_epochs: int = 15
     est_lam: float = 40.0
     est_eta: float = 0.5
-    den_epochs: int = 6
+    den_epochs: int = 4
     den_width: int = 12
-    clf_epochs: int = 6
-    iter_epochs: int = 3
+    clf_epochs: int = 4
+    iter_epochs: int = 2
     eval_n: int = 10000           # test images for clean / one-draw noisy accuracy
-    cert_images: int = 500        # test images for certified accuracy
-    cert_images_denoised: int = 200
+    cert_images: int = 300        # test images for certified accuracy
+    cert_images_denoised: int = 100
     cert_n0: int = 100
     cert_n: int = 1000
     cert_alpha: float = 0.001
