@@ -85,7 +85,9 @@ function claims(dual: EvalRun): string[] {
           ? `**${gap.toFixed(1)} points below the best global sigma**`
           : gap > 0
             ? `${gap.toFixed(1)} points below the best global sigma`
-            : `${(-gap).toFixed(1)} points above the best global sigma`;
+            : gap < 0
+              ? `${(-gap).toFixed(1)} points above the best global sigma`
+              : "equal to the best global sigma";
     out.push(`| ${r.toFixed(2)} | ${(100 * best).toFixed(1)} | ${(100 * d).toFixed(1)} | ${verdict} |`);
   }
   return out;
