@@ -4,12 +4,14 @@ import { certifyUsage } from "./args.js";
 import { certifyCommand } from "./certify.js";
 import { UsageError } from "./errors.js";
 import { evaluateCommand, evaluateUsage } from "./evaluate.js";
+import { modelsCommand, modelsUsage } from "./models.js";
 
 const usage = `Usage: dualrs <command> [options]
 
 Commands:
   certify    certify one input against a certifier manifest (dualrs certify --help)
   evaluate   certified accuracy on Fashion-MNIST (dualrs evaluate --help)
+  models     push a certifier to an S3 model store (dualrs models --help)
 `;
 
 /** Exit status: 0 done, 1 failure, 2 bad command line or input, 130 interrupted. */
@@ -26,10 +28,11 @@ async function main(argv: string[]): Promise<number> {
   const commands = {
     certify: [certifyCommand, certifyUsage],
     evaluate: [evaluateCommand, evaluateUsage],
+    models: [modelsCommand, modelsUsage],
   } as const;
-  if (command !== "certify" && command !== "evaluate")
+  if (!Object.hasOwn(commands, command))
     throw new UsageError(`unknown command "${command}"; try dualrs --help`);
-  const [run, help] = commands[command];
+  const [run, help] = commands[command as keyof typeof commands];
   if (rest.includes("--help") || rest.includes("-h")) {
     process.stdout.write(help);
     return 0;

@@ -25,6 +25,39 @@ export interface ModelStore {
 const manifestId = /^[a-z0-9][a-z0-9._-]*$/;
 const modelFile = /^([0-9a-f]{64})\.onnx$/;
 
+/** Throws unless `ref` is a valid manifest id, so that a ref from a request never leaves the store. */
+export function checkManifestId(ref: string): void {
+  if (!manifestId.test(ref)) throw new ManifestError(`invalid manifest id "${ref}"`, ref);
+}
+
+/** The sha256 that model file name `file` (`<sha256>.onnx`) promises. */
+export function modelDigest(file: string): string {
+  const match = modelFile.exec(file);
+  if (!match?.[1]) throw new Error(`model file "${file}" is not named <sha256>.onnx`);
+  return match[1];
+}
+
+/** Manifest ids among file names (`<id>.json`), sorted. */
+export function manifestIds(names: readonly string[]): string[] {
+  return names
+    .filter((n) => n.endsWith(".json"))
+    .map((n) => n.slice(0, -".json".length))
+    .filter((id) => manifestId.test(id))
+    .sort();
+}
+
+/**
+ * Parses and validates the text of manifest `ref` read from `file`: every store loads manifests
+ * this way, so a manifest loaded by id must carry that id.
+ */
+export function readManifest(text: string, file: string, ref: string): Manifest {
+  const manifest = parseManifest(text, file);
+  if (!isManifestPath(ref) && manifest.id !== ref) {
+    throw new ManifestError(`${file}: id: "${manifest.id}" does not match the file name`, file, ["id"]);
+  }
+  return manifest;
+}
+
 /** A ref with a path separator or a `.json` suffix is a file path; anything else is an id. */
 export function isManifestPath(ref: string): boolean {
   return ref.includes("/") || ref.includes("\\") || ref.endsWith(".json");
@@ -35,8 +68,7 @@ export function localModelStore(dir: string): ModelStore {
   const root = resolve(dir);
   const manifestFile = (ref: string): string => {
     if (isManifestPath(ref)) return resolve(ref);
-    // Ids are checked so that a ref from a request can never leave the folder.
-    if (!manifestId.test(ref)) throw new ManifestError(`invalid manifest id "${ref}"`, ref);
+    checkManifestId(ref);
     return join(root, `${ref}.json`);
   };
 
@@ -44,32 +76,22 @@ export function localModelStore(dir: string): ModelStore {
     location: root,
 
     async listManifests() {
-      const names = await readdir(root);
-      return names
-        .filter((n) => n.endsWith(".json"))
-        .map((n) => n.slice(0, -".json".length))
-        .filter((id) => manifestId.test(id))
-        .sort();
+      return manifestIds(await readdir(root));
     },
 
     async loadManifest(ref) {
       const file = manifestFile(ref);
-      const manifest = parseManifest(await readManifestText(file), file);
-      if (!isManifestPath(ref) && manifest.id !== ref) {
-        throw new ManifestError(`${file}: id: "${manifest.id}" does not match the file name`, file, ["id"]);
-      }
-      return manifest;
+      return readManifest(await readManifestText(file), file, ref);
     },
 
     async readModel(file, ref) {
-      const match = modelFile.exec(file);
-      if (!match?.[1]) throw new Error(`model file "${file}" is not named <sha256>.onnx`);
+      const digest = modelDigest(file);
       const folder = ref === undefined ? root : dirname(manifestFile(ref));
       const path = join(folder, basename(file));
       const bytes = await readFile(path).catch((e: NodeJS.ErrnoException) => {
         throw new Error(`cannot read model file ${path}: ${e.code ?? e.message}`);
       });
-      verifySha256(bytes, match[1], path);
+      verifySha256(bytes, digest, path);
       return bytes;
     },
   };
