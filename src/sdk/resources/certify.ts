@@ -1,0 +1,95 @@
+import { APIUserAbortError, JobError } from "../errors.js";
+import { idempotencyKey } from "../idempotency.js";
+import { type RequestOptions, send, type Transport } from "../request.js";
+import { sleep } from "../retry.js";
+import type { Certificate, CertifyRequest, Job, JobPage, ListParams } from "../types.js";
+
+export interface CreateOptions extends RequestOptions {
+  /** Makes retries safe: the server answers the same job. Generated when absent. */
+  idempotencyKey?: string | undefined;
+  /** Seconds (at most 60) the server may hold the request for the job to finish (`Prefer: wait`). */
+  wait?: number | undefined;
+}
+
+export interface RunOptions extends CreateOptions {
+  /** Called with the job whenever a fresh state of it arrives. */
+  onProgress?: ((job: Job) => void) | undefined;
+  /** Milliseconds before the first poll; later polls back off to at most 5 s. Default 500. */
+  pollInterval?: number | undefined;
+}
+
+const done = (job: Job) => job.status === "succeeded" || job.status === "failed" || job.status === "canceled";
+
+/** Certification jobs: `/certify`. */
+export class Certify {
+  constructor(private readonly t: Transport) {}
+
+  /**
+   * Queues a job. Retries are safe because every attempt carries the same `Idempotency-Key`,
+   * generated once here when the caller gives none.
+   */
+  create(body: CertifyRequest, options: CreateOptions = {}): Promise<Job> {
+    const { wait, ...rest } = options;
+    const headers: Record<string, string> = {
+      ...rest.headers,
+      "idempotency-key": rest.idempotencyKey ?? idempotencyKey(),
+    };
+    if (wait) headers.prefer = `wait=${Math.min(60, Math.ceil(wait))}`;
+    // A server-side wait must not trip the client's own timeout.
+    const timeout = wait ? Math.max(rest.timeout ?? this.t.timeout, wait * 1000 + 30_000) : rest.timeout;
+    return send(this.t, { ...rest, timeout, headers, method: "POST", path: "/certify", body });
+  }
+
+  get(id: string, options?: RequestOptions): Promise<Job> {
+    return send(this.t, { ...options, method: "GET", path: `/certify/${encodeURIComponent(id)}` });
+  }
+
+  /** Requests cancellation: a queued job stops at once, a running one within a second. */
+  cancel(id: string, options?: RequestOptions): Promise<Job> {
+    return send(this.t, {
+      ...options,
+      method: "POST",
+      path: `/certify/${encodeURIComponent(id)}/cancel`,
+      retry: true,
+    });
+  }
+
+  /** Jobs, newest first, one page per iteration: `for await (const page of client.certify.list())`. */
+  async *list(params: ListParams = {}, options?: RequestOptions): AsyncGenerator<JobPage, void, undefined> {
+    let cursor = params.cursor;
+    do {
+      const page: JobPage = await send(this.t, {
+        ...options,
+        method: "GET",
+        path: "/certify",
+        query: { ...params, cursor },
+      });
+      yield page;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+  }
+
+  /**
+   * Creates a job and waits for its certificate: first on the server (`Prefer: wait`, default
+   * 10 s), then by polling with backoff. Throws `JobError` when the job fails or is canceled.
+   * Aborting the signal cancels the job on the server and throws `APIUserAbortError`.
+   */
+  async run(body: CertifyRequest, options: RunOptions = {}): Promise<Certificate> {
+    const { onProgress, pollInterval = 500, signal } = options;
+    let job = await this.create(body, { wait: 10, ...options });
+    try {
+      for (let delay = pollInterval; ; delay = Math.min(delay * 1.5, 5000)) {
+        onProgress?.(job);
+        if (done(job)) break;
+        await sleep(delay, signal);
+        job = await this.get(job.id, { signal });
+      }
+    } catch (e) {
+      if (!signal?.aborted) throw e;
+      await this.cancel(job.id, { maxRetries: 0 }).catch(() => {});
+      throw e instanceof APIUserAbortError ? e : new APIUserAbortError("run aborted", { cause: e });
+    }
+    if (!job.certificate) throw new JobError(job);
+    return job.certificate;
+  }
+}
