@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { InputError } from "../core/errors.js";
+import { ConfigError } from "../server/config.js";
 import { certifyUsage } from "./args.js";
 import { certifyCommand } from "./certify.js";
 import { UsageError } from "./errors.js";
 import { evaluateCommand, evaluateUsage } from "./evaluate.js";
 import { modelsCommand, modelsUsage } from "./models.js";
+import { serveCommand, serveUsage } from "./serve.js";
 
 const usage = `Usage: dualrs <command> [options]
 
@@ -12,6 +14,7 @@ Commands:
   certify    certify one input against a certifier manifest (dualrs certify --help)
   evaluate   certified accuracy on Fashion-MNIST (dualrs evaluate --help)
   models     push a certifier to an S3 model store (dualrs models --help)
+  serve      run the HTTP API (dualrs serve --help)
 `;
 
 /** Exit status: 0 done, 1 failure, 2 bad command line or input, 130 interrupted. */
@@ -29,6 +32,7 @@ async function main(argv: string[]): Promise<number> {
     certify: [certifyCommand, certifyUsage],
     evaluate: [evaluateCommand, evaluateUsage],
     models: [modelsCommand, modelsUsage],
+    serve: [serveCommand, serveUsage],
   } as const;
   if (!Object.hasOwn(commands, command))
     throw new UsageError(`unknown command "${command}"; try dualrs --help`);
@@ -53,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function exitCode(e: unknown): number {
-  if (e instanceof UsageError || e instanceof InputError) return 2;
+  if (e instanceof UsageError || e instanceof InputError || e instanceof ConfigError) return 2;
   if (e instanceof Error && e.name === "AbortError") return 130;
   return 1;
 }

@@ -1,0 +1,68 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import type { MiddlewareHandler } from "hono";
+import { requestId } from "hono/request-id";
+import { routePath } from "hono/route";
+import type { ModelStore } from "../runtime/model-store.js";
+import { createCatalog } from "./catalog.js";
+import type { AppEnv, Services } from "./env.js";
+import type { JobQueue } from "./jobs/types.js";
+import { httpRequests } from "./metrics.js";
+import { apiKeyAuth } from "./middleware/auth.js";
+import { bodyLimit } from "./middleware/body-limit.js";
+import { notFound, onError } from "./middleware/problem.js";
+import { rateLimit } from "./middleware/rate-limit.js";
+import { createApi, openApiDocument } from "./openapi.js";
+
+export interface AppOptions {
+  queue: JobQueue;
+  store: ModelStore;
+  /** sha256 (hex) of each accepted API key; none: every caller is anonymous (loopback only). */
+  apiKeyHashes?: readonly string[] | undefined;
+  /** Requests per window per API key; limit 0 turns it off. Default 600 per 60 s. */
+  rateLimit?: { limit: number; windowSeconds: number } | undefined;
+  /** Largest request body in bytes; default 4 MiB. */
+  bodyLimit?: number | undefined;
+  allowPrivateWebhooks?: boolean | undefined;
+}
+
+/** Paths that need an API key (when keys are configured) and count against the rate limit. */
+const guarded = ["/certify", "/certify/*", "/certifiers", "/certifiers/*", "/metrics"];
+
+/** The HTTP API on `queue` and `store`, as a Hono app (serve its `fetch` anywhere). */
+export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
+  const services: Services = {
+    queue: options.queue,
+    store: options.store,
+    catalog: createCatalog(options.store),
+    allowPrivateWebhooks: options.allowPrivateWebhooks ?? false,
+  };
+  const app = new OpenAPIHono<AppEnv>();
+  app.onError(onError);
+  app.notFound(notFound);
+  app.use(requestId());
+  app.use(countRequests());
+  app.use(async (c, next) => {
+    c.set("services", services);
+    await next();
+  });
+  const auth = apiKeyAuth(options.apiKeyHashes ?? []);
+  const limit = rateLimit(options.rateLimit ?? { limit: 600, windowSeconds: 60 });
+  for (const path of guarded) app.use(path, auth, limit);
+  app.use(bodyLimit(options.bodyLimit ?? 4 * 1024 * 1024));
+
+  const api = createApi();
+  const document = openApiDocument(api);
+  app.route("/", api);
+  app.get("/openapi.json", (c) => c.json(document));
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "dualrs API" }));
+  return app;
+}
+
+/** Counts answered requests by route pattern (not raw path, which would grow without bound). */
+function countRequests(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    await next();
+    httpRequests.inc({ method: c.req.method, route: routePath(c, -1), status: String(c.res.status) });
+  };
+}

@@ -1,0 +1,166 @@
+import { isIP } from "node:net";
+import { z } from "zod";
+import { type ProviderConfig, parseProviders } from "../runtime/providers.js";
+
+/**
+ * The server's settings, from environment variables (names as below) and `dualrs serve` flags
+ * (`--model-store x` sets MODEL_STORE), validated at start-up.
+ */
+
+const boolean = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { error: "expected true or false" })
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const sha256Hex = /^[0-9a-f]{64}$/;
+
+export const ConfigEnv = z
+  .object({
+    HOST: z.string().min(1).default("127.0.0.1").describe("address to listen on"),
+    PORT: z.coerce.number().int().min(0).max(65_535).default(8080).describe("port; 0 picks a free one"),
+    MODEL_STORE: z.string().min(1).default("models").describe("a folder, or s3://bucket/prefix"),
+    MODEL_CACHE_DIR: z.string().min(1).optional().describe("local copies of an S3 store's files"),
+    S3_ENDPOINT: z.url().optional().describe("endpoint of an S3-compatible store"),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, "expected redis://host:port or rediss://...")
+      .optional()
+      .describe("use BullMQ on this Redis instead of the embedded queue"),
+    DATA_DIR: z.string().min(1).default("data").describe("the embedded queue's journal"),
+    API_KEYS: z
+      .string()
+      .default("")
+      .transform((s) =>
+        s
+          .split(",")
+          .map((k) => k.trim().toLowerCase())
+          .filter(Boolean),
+      )
+      .refine(
+        (keys) => keys.every((k) => sha256Hex.test(k)),
+        "each key must be the sha256 of an API key, 64 hex digits",
+      )
+      .describe("comma-separated sha256 hashes (hex) of the accepted API keys"),
+    WEBHOOK_SECRET: z.string().min(1).optional().describe("Standard Webhooks signing secret (whsec_...)"),
+    RATE_LIMIT: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(600)
+      .describe("requests per window per API key; 0: off"),
+    RATE_LIMIT_WINDOW: z.coerce.number().positive().default(60).describe("rate-limit window in seconds"),
+    BODY_LIMIT: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(4 * 1024 * 1024)
+      .describe("largest request body, bytes"),
+    ALLOW_PRIVATE_WEBHOOKS: boolean
+      .default(false)
+      .describe("allow webhooks to private, loopback or link-local addresses"),
+    PROVIDERS: z
+      .string()
+      .default("auto")
+      .transform((s, ctx): ProviderConfig => {
+        try {
+          return parseProviders(s);
+        } catch (e) {
+          ctx.addIssue({ code: "custom", message: (e as Error).message });
+          return z.NEVER;
+        }
+      })
+      .describe("execution providers: auto, cpu, cuda or cuda,cpu"),
+    WORKER_CONCURRENCY: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(64)
+      .default(1)
+      .describe("jobs run at once in this process; 0: API only (with REDIS_URL)"),
+  })
+  .superRefine((env, ctx) => {
+    if (env.API_KEYS.length === 0 && !isLoopback(env.HOST)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["API_KEYS"],
+        message: `required to listen on ${env.HOST}, beyond loopback: set the sha256 of at least one API key`,
+      });
+    }
+    if (env.WORKER_CONCURRENCY === 0 && !env.REDIS_URL) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["WORKER_CONCURRENCY"],
+        message: "0 (no local worker) needs REDIS_URL, where separate workers take the jobs",
+      });
+    }
+  });
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  modelStore: string;
+  modelCacheDir: string;
+  s3Endpoint: string | undefined;
+  redisUrl: string | undefined;
+  dataDir: string;
+  apiKeyHashes: string[];
+  webhookSecret: string | undefined;
+  rateLimit: { limit: number; windowSeconds: number };
+  bodyLimit: number;
+  allowPrivateWebhooks: boolean;
+  providers: ProviderConfig;
+  workerConcurrency: number;
+}
+
+/** A bad setting; the message names it. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Settings from `env` (process.env by default) with `overrides` (flags) on top. */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  overrides: Record<string, string | undefined> = {},
+): ServerConfig {
+  const known = Object.keys(ConfigEnv.shape);
+  const source: Record<string, string> = {};
+  for (const [k, v] of [...Object.entries(env), ...Object.entries(overrides)]) {
+    // An empty variable counts as unset, as shells and compose files often leave them.
+    if (known.includes(k) && v !== undefined && v !== "") source[k] = v;
+  }
+  const parsed = ConfigEnv.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const name = String(i.path[0] ?? "configuration");
+      const value = source[name];
+      const shown = value === undefined || name === "WEBHOOK_SECRET" ? "" : ` (got "${value}")`;
+      return `${name}${shown}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
+  }
+  const e = parsed.data;
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    modelStore: e.MODEL_STORE,
+    modelCacheDir: e.MODEL_CACHE_DIR ?? `${e.DATA_DIR}/model-cache`,
+    s3Endpoint: e.S3_ENDPOINT,
+    redisUrl: e.REDIS_URL,
+    dataDir: e.DATA_DIR,
+    apiKeyHashes: e.API_KEYS,
+    webhookSecret: e.WEBHOOK_SECRET,
+    rateLimit: { limit: e.RATE_LIMIT, windowSeconds: e.RATE_LIMIT_WINDOW },
+    bodyLimit: e.BODY_LIMIT,
+    allowPrivateWebhooks: e.ALLOW_PRIVATE_WEBHOOKS,
+    providers: e.PROVIDERS,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+  };
+}
+
+/** Whether `host` only reaches this machine: a loopback address or `localhost`. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost") return true;
+  if (isIP(h) === 4) return h.startsWith("127.");
+  if (isIP(h) === 6) return h === "::1" || h.startsWith("::ffff:127.");
+  return false;
+}

@@ -1,0 +1,22 @@
+import type { ModelStore } from "../runtime/model-store.js";
+import type { Catalog } from "./catalog.js";
+import type { JobQueue } from "./jobs/types.js";
+
+/** What the routes need at request time; set on the context by `createApp`. */
+export interface Services {
+  queue: JobQueue;
+  store: ModelStore;
+  catalog: Catalog;
+  /** Refuse webhook URLs on private, loopback or link-local addresses unless true. */
+  allowPrivateWebhooks: boolean;
+}
+
+/** The Hono environment of the app: its context variables. */
+export interface AppEnv {
+  Variables: {
+    services: Services;
+    requestId: string;
+    /** Who is calling: the API key's id (a prefix of its hash), or `anonymous` on loopback without keys. */
+    principal: string;
+  };
+}

@@ -1,0 +1,42 @@
+import { createHash } from "node:crypto";
+import { InputError } from "../../core/errors.js";
+import { validateInput } from "../../core/input.js";
+import type { Manifest } from "../../core/manifest.js";
+import type { JobSpec } from "../jobs/types.js";
+import type { CertifyRequest } from "../schemas/certify-request.js";
+import { decodeImage, imageToInput } from "./image.js";
+import { decodeBase64, float32FromBase64, float32ToBase64 } from "./tensor.js";
+
+/**
+ * The request's input as the job carries it: decoded, checked against the certifier's shape and
+ * range (an InputError whose path points into the request body otherwise), and digested.
+ */
+export function decodeInput(manifest: Manifest, input: CertifyRequest["input"]): JobSpec["input"] {
+  let values: Float32Array;
+  let shape: readonly number[];
+  if (input.type === "image") {
+    const image = decodeImage(decodeBase64(input.data, ["input", "data"]), ["input", "data"]);
+    values = imageToInput(manifest, image, ["input"]);
+    shape = manifest.input.shape;
+  } else {
+    const data = input.data;
+    values = typeof data === "string" ? float32FromBase64(data, ["input", "data"]) : Float32Array.from(data);
+    shape = input.shape;
+  }
+  try {
+    values = validateInput(manifest, values, shape);
+  } catch (e) {
+    throw e instanceof InputError ? new InputError(e.message, requestPath(e.path)) : e;
+  }
+  const data = float32ToBase64(values);
+  const sha256 = createHash("sha256").update(Buffer.from(data, "base64")).digest("hex");
+  return { shape: [...manifest.input.shape], data, sha256 };
+}
+
+/** validateInput names `shape`, `input` or `input[i]`; in the request they are under `input`. */
+function requestPath(path: readonly (string | number)[]): (string | number)[] {
+  const [head, ...rest] = path;
+  if (head === "shape") return ["input", "shape"];
+  if (head === "input") return ["input", "data", ...rest];
+  return ["input", ...path];
+}

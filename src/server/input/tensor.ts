@@ -1,0 +1,30 @@
+import { InputError } from "../../core/errors.js";
+
+const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Bytes of a standard base64 string; an InputError at `path` when it is not one. */
+export function decodeBase64(text: string, path: readonly (string | number)[]): Buffer {
+  if (text.length % 4 !== 0 || !base64.test(text)) {
+    throw new InputError("not valid base64 (standard alphabet, padded)", path);
+  }
+  return Buffer.from(text, "base64");
+}
+
+/** Little-endian float32 values from base64, whatever the host's byte order. */
+export function float32FromBase64(text: string, path: readonly (string | number)[]): Float32Array {
+  const bytes = decodeBase64(text, path);
+  if (bytes.byteLength % 4 !== 0) {
+    throw new InputError(`${bytes.byteLength} bytes is not a whole number of float32 values`, path);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const values = new Float32Array(bytes.byteLength / 4);
+  for (let i = 0; i < values.length; i++) values[i] = view.getFloat32(4 * i, true);
+  return values;
+}
+
+/** Values as base64 of little-endian float32, the form a job carries its input in. */
+export function float32ToBase64(values: Float32Array): string {
+  const bytes = Buffer.alloc(values.length * 4);
+  for (let i = 0; i < values.length; i++) bytes.writeFloatLE(values[i] as number, 4 * i);
+  return bytes.toString("base64");
+}

@@ -1,0 +1,246 @@
+import { createHash } from "node:crypto";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { InputError } from "../../core/errors.js";
+import type { Manifest } from "../../core/manifest.js";
+import { resolveParameters } from "../../core/parameters.js";
+import type { AppEnv } from "../env.js";
+import { decodeInput } from "../input/decode.js";
+import {
+  IdempotencyInFlightError,
+  IdempotencyMismatchError,
+  type JobEvent,
+  type JobSpec,
+  TERMINAL,
+} from "../jobs/types.js";
+import { ProblemError, problem, problemTypes } from "../middleware/problem.js";
+import { fieldError, validationHook, validationProblem } from "../middleware/validation.js";
+import { type CertifyRequest, CertifyRequestSchema } from "../schemas/certify-request.js";
+import { JobIdParams, JobPageSchema, JobSchema, ListQuerySchema } from "../schemas/job.js";
+import { presentJob } from "../schemas/present.js";
+import { problemResponse } from "../schemas/problem.js";
+import { commonErrors, security } from "./errors.js";
+import { preferWait } from "./prefer.js";
+import { checkWebhook } from "./webhook.js";
+
+const DEFAULT_EVENTS: JobEvent[] = ["job.succeeded", "job.failed", "job.canceled"];
+
+const jobContent = { "application/json": { schema: JobSchema } };
+
+const createJob = createRoute({
+  method: "post",
+  operationId: "createCertification",
+  path: "/certify",
+  tags: ["certify"],
+  summary: "Request a certificate",
+  description:
+    "Validates the request against the certifier, fixes the seed, and queues a job. `Prefer: wait=N` (N <= 60) " +
+    "waits up to N seconds for the job to finish. `Idempotency-Key` makes a retried request return the same job.",
+  security,
+  request: {
+    headers: z.object({
+      "idempotency-key": z
+        .string()
+        .min(1)
+        .max(255)
+        .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces")
+        .optional()
+        .openapi({ description: "retry key: the same key and body returns the same job" }),
+      prefer: z
+        .string()
+        .max(256)
+        .optional()
+        .openapi({ description: "wait=N: answer 200 with the finished job if it finishes within N <= 60 s" }),
+    }),
+    body: { required: true, content: { "application/json": { schema: CertifyRequestSchema } } },
+  },
+  responses: {
+    200: {
+      description: "The job finished within the Prefer: wait time",
+      content: jobContent,
+      headers: { Location: { schema: { type: "string" }, description: "the job's URL" } },
+    },
+    202: {
+      description: "The job was accepted (or, with a replayed Idempotency-Key, the first request's job)",
+      content: jobContent,
+      headers: { Location: { schema: { type: "string" }, description: "the job's URL" } },
+    },
+    ...commonErrors,
+    404: problemResponse("Unknown certifier"),
+    409: problemResponse("A request with this Idempotency-Key is still being processed"),
+    413: problemResponse("Request body too large"),
+    422: problemResponse(
+      "The body does not validate: a field, the input's shape or range, the parameters, or an Idempotency-Key reused with another body",
+    ),
+  },
+});
+
+const getJob = createRoute({
+  method: "get",
+  operationId: "getCertification",
+  path: "/certify/{id}",
+  tags: ["certify"],
+  summary: "A job: status, progress and, once succeeded, the certificate",
+  security,
+  request: { params: JobIdParams },
+  responses: {
+    200: { description: "The job", content: jobContent },
+    ...commonErrors,
+    404: problemResponse("No such job"),
+  },
+});
+
+const cancelJob = createRoute({
+  method: "post",
+  operationId: "cancelCertification",
+  path: "/certify/{id}/cancel",
+  tags: ["certify"],
+  summary: "Cancel a job",
+  description:
+    "A queued job is canceled at once, a running one within a second. Canceling a canceled job is a no-op.",
+  security,
+  request: { params: JobIdParams },
+  responses: {
+    200: { description: "The job is canceled", content: jobContent },
+    202: { description: "Cancellation requested; the job stops within a second", content: jobContent },
+    ...commonErrors,
+    404: problemResponse("No such job"),
+    409: problemResponse("The job already finished"),
+  },
+});
+
+const listJobs = createRoute({
+  method: "get",
+  operationId: "listCertifications",
+  path: "/certify",
+  tags: ["certify"],
+  summary: "List jobs, newest first, a page at a time",
+  security,
+  request: { query: ListQuerySchema },
+  responses: {
+    200: {
+      description: "A page of jobs; `nextCursor` (and a Link rel=next header) fetches the next",
+      content: { "application/json": { schema: JobPageSchema } },
+    },
+    ...commonErrors,
+  },
+});
+
+export function certifyRoutes(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(createJob, async (c) => {
+    const { queue, catalog, allowPrivateWebhooks } = c.get("services");
+    const body = c.req.valid("json");
+    const headers = c.req.valid("header");
+    const manifest = await catalog.get(body.certifier);
+    const spec = await jobSpec(manifest, body, allowPrivateWebhooks);
+    const fingerprint = createHash("sha256").update(JSON.stringify(body)).digest("hex");
+    const key = headers["idempotency-key"];
+    const submitted = await queue
+      .submit(spec, {
+        fingerprint,
+        idempotencyKey: key === undefined ? undefined : `${c.get("principal")}:${key}`,
+      })
+      .catch(idempotencyProblem);
+    let job = submitted.job;
+    const wait = preferWait(headers.prefer);
+    if (wait > 0 && !TERMINAL.includes(job.status)) {
+      job = (await queue.wait(job.id, wait * 1000, c.req.raw.signal)) ?? job;
+    }
+    c.header("Location", `/certify/${encodeURIComponent(job.id)}`);
+    if (submitted.replayed) c.header("Idempotent-Replayed", "true");
+    if (wait > 0) c.header("Preference-Applied", `wait=${wait}`);
+    if (wait > 0 && TERMINAL.includes(job.status)) return c.json(presentJob(job), 200);
+    return c.json(presentJob(job), 202);
+  });
+
+  app.openapi(getJob, async (c) => {
+    const { id } = c.req.valid("param");
+    const job = await c.get("services").queue.get(id);
+    if (!job) throw noSuchJob(id);
+    return c.json(presentJob(job), 200);
+  });
+
+  app.openapi(cancelJob, async (c) => {
+    const { id } = c.req.valid("param");
+    const job = await c.get("services").queue.cancel(id);
+    if (!job) throw noSuchJob(id);
+    if (job.status === "succeeded" || job.status === "failed") {
+      throw problem(409, problemTypes.conflict, "Conflict", `job ${id} already ${job.status}`);
+    }
+    return c.json(presentJob(job), job.status === "canceled" ? 200 : 202);
+  });
+
+  app.openapi(listJobs, async (c) => {
+    const query = c.req.valid("query");
+    const page = await c.get("services").queue.list(query);
+    if (page.nextCursor !== null) {
+      const next = new URLSearchParams({ cursor: page.nextCursor, limit: String(query.limit) });
+      if (query.status) next.set("status", query.status);
+      c.header("Link", `</certify?${next}>; rel="next"`);
+    }
+    return c.json({ jobs: page.jobs.map(presentJob), nextCursor: page.nextCursor }, 200);
+  });
+
+  return app;
+}
+
+/**
+ * The job to queue: parameters resolved against the manifest with the seed fixed now (so that a
+ * rerun is identical), the input decoded and checked, the webhook URL vetted. Whatever fails here
+ * is the caller's fault, answered at once rather than left to become a failed job.
+ */
+async function jobSpec(manifest: Manifest, body: CertifyRequest, allowPrivate: boolean): Promise<JobSpec> {
+  const parameters = body.parameters ?? {};
+  let seed: number;
+  let input: JobSpec["input"];
+  try {
+    seed = resolveParameters(manifest, parameters).seed;
+    input = decodeInput(manifest, body.input);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    const path = e.path[0] === "input" ? e.path : ["parameters", ...e.path];
+    throw validationProblem(
+      [fieldError(path, e.message)],
+      path[0] === "input" ? { expectedShape: manifest.input.shape } : {},
+    );
+  }
+  const webhook = body.webhook && { url: body.webhook.url, events: body.webhook.events ?? DEFAULT_EVENTS };
+  if (webhook) await checkWebhook(webhook.url, allowPrivate);
+  return {
+    certifier: manifest.id,
+    input,
+    parameters: { ...parameters, seed },
+    webhook,
+    metadata: body.metadata,
+  };
+}
+
+function idempotencyProblem(e: unknown): never {
+  if (e instanceof IdempotencyMismatchError) {
+    throw new ProblemError({
+      type: problemTypes.idempotencyMismatch,
+      title: "Unprocessable Content",
+      status: 422,
+      detail: "this Idempotency-Key was used with a different request body",
+      field: "Idempotency-Key",
+    });
+  }
+  if (e instanceof IdempotencyInFlightError) {
+    throw new ProblemError(
+      {
+        type: problemTypes.idempotencyInFlight,
+        title: "Conflict",
+        status: 409,
+        detail: "a request with this Idempotency-Key is still being processed; retry shortly",
+        field: "Idempotency-Key",
+      },
+      { "Retry-After": "1" },
+    );
+  }
+  throw e;
+}
+
+function noSuchJob(id: string): ProblemError {
+  return problem(404, problemTypes.notFound, "Not Found", `no job "${id}"`);
+}

@@ -1,0 +1,29 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../env.js";
+import { registry, scrape } from "../metrics.js";
+import { commonErrors, security } from "./errors.js";
+
+const metrics = createRoute({
+  method: "get",
+  operationId: "metrics",
+  path: "/metrics",
+  tags: ["operations"],
+  summary: "Prometheus metrics: queue depth, jobs by state, job latency, samples, HTTP requests",
+  security,
+  responses: {
+    200: {
+      description: "Prometheus text exposition format",
+      content: { "text/plain": { schema: z.string() } },
+    },
+    ...commonErrors,
+  },
+});
+
+export function metricsRoutes(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+  app.openapi(metrics, async (c) => {
+    const text = await scrape(c.get("services").queue);
+    return c.text(text, 200, { "Content-Type": registry.contentType });
+  });
+  return app;
+}

@@ -1,0 +1,72 @@
+import { z } from "@hono/zod-openapi";
+import { type Certificate, NOISE } from "../../core/certificate.js";
+
+/**
+ * The certificate exactly as `src/core/certificate.ts` holds it; the type checks at the bottom
+ * fail to compile when the two drift apart.
+ */
+
+export const OptionRefSchema = z
+  .strictObject({
+    index: z.number().int().describe("index of the classifier option in the certifier"),
+    sigma: z.number().describe("the option's noise level"),
+    name: z.string().optional(),
+  })
+  .openapi("OptionRef");
+
+export const StageReportSchema = z
+  .strictObject({
+    sigma: z.number().describe("noise level this stage was smoothed with"),
+    n0: z.number().int().describe("selection draws"),
+    n: z.number().int().describe("estimation draws"),
+    alpha: z.number().describe("share of alpha this stage spent"),
+    selectionCounts: z.array(z.number().int()).describe("class counts of the n0 selection draws"),
+    counts: z.array(z.number().int()).describe("class counts of the n estimation draws"),
+    top: z.number().int().describe("the candidate class cA (argmax of the selection counts)"),
+    nA: z.number().int().describe("estimation draws that predicted cA"),
+    pALower: z.number().describe("one-sided (1 - alpha) lower confidence bound on P(f(x + eps) = cA)"),
+    abstained: z.boolean(),
+    radius: z.number().describe("sigma * PhiInv(pALower); 0 when abstaining"),
+    option: OptionRefSchema.nullable().describe(
+      "the classifier option used (classifier stage) or chosen (estimator stage)",
+    ),
+  })
+  .openapi("StageReport");
+
+export const CertificateSchema = z
+  .strictObject({
+    certifier: z.string(),
+    mode: z.enum(["dual", "global"]),
+    prediction: z
+      .strictObject({ index: z.number().int(), label: z.string() })
+      .nullable()
+      .describe("the smoothed classifier's class, or null when it abstains"),
+    abstained: z.boolean(),
+    abstainReason: z.enum(["estimator", "classifier"]).nullable(),
+    radius: z.number().describe("certified L2 radius: min(R_sigma, R_c) in dual mode"),
+    fallback: z.boolean().describe("the estimator abstained and the fallback option was used: radius 0"),
+    alpha: z.number().describe("probability that the certificate is wrong, at most"),
+    seed: z
+      .number()
+      .int()
+      .describe("noise seed: with the input, parameters and models, reproduces the certificate"),
+    parameters: z.strictObject({
+      n0: z.number().int(),
+      n: z.number().int(),
+      alpha: z.number(),
+      alphaSplit: z.number().nullable(),
+      sigma: z.number().nullable(),
+      fallback: z.number().int().nullable(),
+    }),
+    stages: z.strictObject({
+      estimator: StageReportSchema.nullable(),
+      classifier: StageReportSchema.nullable(),
+    }),
+    models: z.record(z.string(), z.string()).describe("sha256 of each model file the certificate depends on"),
+    noise: z.literal(NOISE),
+  })
+  .openapi("Certificate");
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const exact: Same<z.infer<typeof CertificateSchema>, Certificate> = true;
+void exact;

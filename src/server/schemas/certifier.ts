@@ -1,0 +1,44 @@
+import { z } from "@hono/zod-openapi";
+
+export const CertifierSchema = z
+  .object({
+    id: z.string(),
+    title: z.string().nullable(),
+    description: z.string().nullable(),
+    input: z.object({
+      shape: z.array(z.number().int()).describe("shape of one input, without a batch axis"),
+      range: z.tuple([z.number(), z.number()]).describe("inclusive range of valid values"),
+      accepts: z
+        .array(z.enum(["tensor", "image"]))
+        .describe(
+          "input types: tensors always; images when the shape is [H, W], [C, H, W] or [H, W, C] with C 1 or 3",
+        ),
+    }),
+    labels: z.array(z.string()).describe("class labels, by index"),
+    modes: z.array(z.enum(["dual", "global"])).describe("certification modes offered"),
+    defaultMode: z.enum(["dual", "global"]),
+    options: z
+      .array(z.object({ index: z.number().int(), sigma: z.number(), name: z.string().nullable() }))
+      .describe("classifier options: global mode picks one by sigma, dual mode routes to one"),
+    estimator: z
+      .object({ sigma: z.number(), routes: z.array(z.number().int()), fallback: z.number().int().nullable() })
+      .nullable()
+      .describe("the variance estimator of dual mode"),
+    defaults: z.object({
+      n0: z.number().int(),
+      n: z.number().int(),
+      alpha: z.number(),
+      alphaSplit: z.number(),
+      batchSize: z.number().int(),
+    }),
+    models: z.record(z.string(), z.string()).describe("sha256 of each model file"),
+  })
+  .openapi("Certifier");
+
+export const CertifierListSchema = z
+  .object({ certifiers: z.array(CertifierSchema) })
+  .openapi("CertifierList");
+
+export const CertifierIdParams = z.object({
+  id: z.string().openapi({ param: { name: "id", in: "path" }, example: "fmnist-dual-experts" }),
+});

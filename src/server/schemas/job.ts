@@ -1,0 +1,85 @@
+import { z } from "@hono/zod-openapi";
+import { CertifyParameters } from "../../core/parameters.js";
+import { CertificateSchema } from "./certificate.js";
+import { JOB_EVENTS, MetadataSchema } from "./certify-request.js";
+
+export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "canceled"] as const;
+
+export const JobStatusSchema = z.enum(JOB_STATUSES).openapi("JobStatus");
+
+export const DeliverySchema = z
+  .object({
+    id: z.string().describe("the Standard Webhooks webhook-id, the same for every attempt of one event"),
+    event: z.enum(JOB_EVENTS),
+    attempt: z.number().int(),
+    at: z.string().describe("when the attempt was made (ISO 8601)"),
+    status: z.number().int().nullable().describe("the receiver's HTTP status; null when unreachable"),
+    ok: z.boolean(),
+    error: z.string().optional(),
+  })
+  .openapi("WebhookDelivery");
+
+export const JobErrorSchema = z
+  .object({ type: z.string(), title: z.string(), detail: z.string() })
+  .describe("why the job failed, as an RFC 9457 problem")
+  .openapi("JobError");
+
+export const JobSchema = z
+  .object({
+    id: z.string(),
+    status: JobStatusSchema,
+    certifier: z.string(),
+    progress: z
+      .object({ done: z.number().int(), total: z.number().int() })
+      .describe("noise samples evaluated, and in all"),
+    createdAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    input: z
+      .object({
+        shape: z.array(z.number().int()),
+        sha256: z.string().describe("sha256 of the decoded input as little-endian float32"),
+      })
+      .describe("the decoded input's shape and digest"),
+    parameters: CertifyParameters.extend({ seed: z.number().int() }).describe(
+      "the parameters as sent, with the seed fixed at submission",
+    ),
+    webhook: z.object({ url: z.string(), events: z.array(z.enum(JOB_EVENTS)) }).nullable(),
+    metadata: MetadataSchema.nullable(),
+    cancelRequested: z.boolean(),
+    certificate: CertificateSchema.nullable().describe("the certificate, once the job succeeded"),
+    error: JobErrorSchema.nullable(),
+    deliveries: z.array(DeliverySchema),
+  })
+  .openapi("Job");
+
+export const JobPageSchema = z
+  .object({
+    jobs: z.array(JobSchema),
+    nextCursor: z.string().nullable().describe("pass as `cursor` for the next page; null on the last"),
+  })
+  .openapi("JobPage");
+
+export const JobIdParams = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(128)
+    .openapi({ param: { name: "id", in: "path" }, example: "01JDQ3V3W4ZB6S3X8N2Y7K5M9P" }),
+});
+
+export const ListQuerySchema = z.object({
+  cursor: z
+    .string()
+    .max(512)
+    .optional()
+    .openapi({ param: { name: "cursor", in: "query" } }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(20)
+    .openapi({ param: { name: "limit", in: "query" }, example: 20 }),
+  status: JobStatusSchema.optional().openapi({ param: { name: "status", in: "query" } }),
+});

@@ -1,0 +1,72 @@
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import type { ModelStore } from "../runtime/model-store.js";
+import { openModelStore } from "../runtime/open-model-store.js";
+import { createApp } from "./app.js";
+import { loadConfig, type ServerConfig } from "./config.js";
+import type { JobQueue } from "./jobs/types.js";
+import { openQueue } from "./queue.js";
+
+export interface StartOptions {
+  /** Settings; default: `loadConfig()` from the environment. */
+  config?: ServerConfig | undefined;
+  /** A model store instead of the one MODEL_STORE names. */
+  store?: ModelStore | undefined;
+  /** A job queue instead of the one the configuration selects; the server closes it on `close`. */
+  queue?: JobQueue | undefined;
+}
+
+export interface RunningServer {
+  /** `http://host:port`, with the port actually bound. */
+  url: string;
+  port: number;
+  queue: JobQueue;
+  /** Stops accepting connections, closes the queue (running jobs finish or go back), then resolves. */
+  close(): Promise<void>;
+}
+
+/** Starts the API on the configured address; resolves once it listens. */
+export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
+  const config = options.config ?? loadConfig();
+  const store =
+    options.store ??
+    openModelStore(config.modelStore, { cacheDir: config.modelCacheDir, endpoint: config.s3Endpoint });
+  const queue = options.queue ?? (await openQueue(config, store));
+  const app = createApp({
+    queue,
+    store,
+    apiKeyHashes: config.apiKeyHashes,
+    rateLimit: config.rateLimit,
+    bodyLimit: config.bodyLimit,
+    allowPrivateWebhooks: config.allowPrivateWebhooks,
+  });
+  const { server, address } = await new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>(
+    (resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) =>
+        resolve({ server: s, address: info }),
+      );
+      s.once("error", reject);
+    },
+  ).catch(async (e: unknown) => {
+    await queue.close();
+    throw e;
+  });
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    queue,
+    close() {
+      closing ??= (async () => {
+        // Stop accepting first; requests in flight (a Prefer: wait among them) end as the queue closes.
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        if ("closeIdleConnections" in server) server.closeIdleConnections();
+        await queue.close();
+        if ("closeAllConnections" in server) server.closeAllConnections();
+        await stopped;
+      })();
+      return closing;
+    },
+  };
+}
