@@ -8,6 +8,8 @@ const entries = {
   "server/index": "src/server/index.ts",
   "sdk/index": "src/sdk/index.ts",
   "cli/index": "src/cli/index.ts",
+  // Not a subpath: the module of the certification threads, which the runner starts by file.
+  "server/jobs/thread": "src/server/jobs/thread.ts",
 };
 
 export default defineConfig({
