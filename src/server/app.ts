@@ -13,6 +13,7 @@ import { bodyLimit } from "./middleware/body-limit.js";
 import { notFound, onError } from "./middleware/problem.js";
 import { rateLimit } from "./middleware/rate-limit.js";
 import { createApi, openApiDocument } from "./openapi.js";
+import { webRoutes } from "./routes/web.js";
 
 export interface AppOptions {
   queue: JobQueue;
@@ -56,6 +57,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   app.route("/", api);
   app.get("/openapi.json", (c) => c.json(document));
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "dualrs API" }));
+  app.route("/", webRoutes());
   return app;
 }
 

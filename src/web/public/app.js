@@ -1,0 +1,251 @@
+// The page: pick a certifier and an image, request a certificate through the SDK, show it.
+import { APIUserAbortError, AuthenticationError, Dualrs } from "/sdk.js";
+
+const $ = (id) => document.getElementById(id);
+const form = $("form");
+const select = $("certifier");
+const status = $("status");
+const progress = $("progress");
+const submit = $("submit");
+const cancel = $("cancel");
+
+const client = new Dualrs({ apiKey: sessionStorage.getItem("dualrs-api-key") });
+/** @type {Map<string, any>} */
+const certifiers = new Map();
+/** The chosen input: the image file's bytes and a URL to draw it from. */
+let chosen = null;
+let running = null;
+
+function say(text, error = false) {
+  status.textContent = text;
+  status.classList.toggle("error", error);
+}
+
+function ready() {
+  submit.disabled = running !== null || chosen === null || !select.value;
+}
+
+async function loadCertifiers() {
+  try {
+    for (const c of await client.certifiers.list()) certifiers.set(c.id, c);
+  } catch (e) {
+    if (e instanceof AuthenticationError) {
+      const key = prompt("This server needs an API key");
+      if (key) {
+        sessionStorage.setItem("dualrs-api-key", key);
+        location.reload();
+      }
+    }
+    say(`Cannot list certifiers: ${e.message}`, true);
+    return;
+  }
+  for (const c of certifiers.values()) {
+    if (!c.input.accepts.includes("image")) continue;
+    select.add(new Option(c.title ? `${c.title} (${c.id})` : c.id, c.id));
+  }
+  if (select.options.length === 0) say("No certifier on this server takes images.", true);
+  chooseCertifier();
+}
+
+function chooseCertifier() {
+  const c = certifiers.get(select.value);
+  if (!c) return;
+  $("n").value = String(c.defaults.n);
+  $("alpha").value = String(c.defaults.alpha);
+  const sigmas = c.options.map((o) => o.sigma).join(", ");
+  $("certifier-about").textContent =
+    `${c.description ?? ""} ${c.defaultMode === "dual" ? "Dual" : "Global"} mode; sigma options ${sigmas}; ` +
+    `input ${c.input.shape.join("×")}.`.trim();
+  ready();
+}
+
+async function loadSamples() {
+  const res = await fetch("/web/images/index.json");
+  if (!res.ok) return;
+  const box = $("samples");
+  for (const s of await res.json()) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.setAttribute("role", "radio");
+    button.setAttribute("aria-checked", "false");
+    button.title = `${s.label} (test image ${s.index})`;
+    button.dataset.label = s.label;
+    const img = document.createElement("img");
+    img.src = `/web/images/${s.file}`;
+    img.alt = s.label;
+    button.append(img, s.label);
+    button.addEventListener("click", async () => {
+      const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+      choose(bytes, img.src, button);
+    });
+    box.append(button);
+  }
+}
+
+function choose(bytes, url, button) {
+  chosen = { bytes, url };
+  for (const b of $("samples").children) b.setAttribute("aria-checked", String(b === button));
+  if (button) $("file").value = "";
+  ready();
+}
+
+$("file").addEventListener("change", async (event) => {
+  const file = event.target.files?.[0];
+  if (!file) return;
+  choose(new Uint8Array(await file.arrayBuffer()), URL.createObjectURL(file), null);
+});
+
+function base64(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const certifier = certifiers.get(select.value);
+  if (!chosen || !certifier) return;
+  const n = Number($("n").value);
+  const alpha = Number($("alpha").value);
+  if (!Number.isInteger(n) || n < 1) return say("n must be a whole number of at least 1.", true);
+  if (!(alpha > 0 && alpha < 1)) return say("alpha must lie between 0 and 1.", true);
+  running = new AbortController();
+  ready();
+  cancel.hidden = false;
+  progress.hidden = false;
+  progress.value = 0;
+  $("result").hidden = true;
+  say("Submitting…");
+  try {
+    const certificate = await client.certify.run(
+      {
+        certifier: certifier.id,
+        input: { type: "image", data: base64(chosen.bytes) },
+        parameters: { n, alpha },
+        metadata: { source: "web" },
+      },
+      { signal: running.signal, wait: 1, pollInterval: 250, onProgress: showProgress },
+    );
+    progress.value = 1;
+    await showCertificate(certificate, certifier);
+    say("Certified.");
+  } catch (e) {
+    say(e instanceof APIUserAbortError ? "Canceled." : e.message, !(e instanceof APIUserAbortError));
+  } finally {
+    running = null;
+    cancel.hidden = true;
+    ready();
+  }
+});
+
+cancel.addEventListener("click", () => running?.abort());
+
+function showProgress(job) {
+  const { done, total } = job.progress;
+  if (total > 0) progress.value = done / total;
+  const share = total > 0 ? ` ${done.toLocaleString()} of ${total.toLocaleString()} samples` : "";
+  say(`Job ${job.id}: ${job.status}${share}.`);
+}
+
+const fmt = (x, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
+
+function facts(dl, rows) {
+  dl.replaceChildren();
+  for (const [term, value] of rows) {
+    const dt = document.createElement("dt");
+    dt.textContent = term;
+    const dd = document.createElement("dd");
+    dd.textContent = value;
+    dl.append(dt, dd);
+  }
+}
+
+function stageCard(title, stage, labels, rows) {
+  const card = document.createElement("div");
+  card.className = "stage";
+  const h = document.createElement("h3");
+  h.textContent = title;
+  const dl = document.createElement("dl");
+  const counts = stage.counts.map((c, i) => `${labels[i] ?? i}: ${c}`).join(", ");
+  facts(dl, [
+    ...rows,
+    ["sigma", fmt(stage.sigma, 3)],
+    ["n0 / n", `${stage.n0} / ${stage.n}`],
+    ["top class", `${labels[stage.top] ?? stage.top} (${stage.nA} of ${stage.n})`],
+    ["pA lower", fmt(stage.pALower)],
+    ["alpha share", String(stage.alpha)],
+    ["counts", counts],
+  ]);
+  dl.lastElementChild.className = "counts";
+  card.append(h, dl);
+  return card;
+}
+
+async function showCertificate(cert, certifier) {
+  const prediction = $("prediction");
+  prediction.textContent = cert.prediction ? cert.prediction.label : `Abstained (${cert.abstainReason})`;
+  prediction.classList.toggle("abstain", cert.prediction === null);
+  $("radius").textContent = `certified radius ${fmt(cert.radius)}`;
+  const { estimator, classifier } = cert.stages;
+  facts($("facts"), [
+    ["mode", cert.mode],
+    [
+      "sigma chosen",
+      estimator?.option ? fmt(estimator.option.sigma, 3) : classifier ? fmt(classifier.sigma, 3) : "–",
+    ],
+    ["R_sigma", estimator ? fmt(estimator.radius) : "–"],
+    ["R_c", classifier ? fmt(classifier.radius) : "–"],
+    ["alpha", String(cert.alpha)],
+    ["seed", String(cert.seed)],
+    ...(cert.fallback ? [["fallback", "the estimator abstained: radius 0"]] : []),
+  ]);
+  const stages = $("stages");
+  stages.replaceChildren();
+  const sigmaLabels = certifier.options.map((o) => `σ=${o.sigma}`);
+  if (estimator) {
+    stages.append(
+      stageCard("Variance estimator", estimator, sigmaLabels, [["R_sigma", fmt(estimator.radius)]]),
+    );
+  }
+  if (classifier) {
+    stages.append(stageCard("Classifier", classifier, certifier.labels, [["R_c", fmt(classifier.radius)]]));
+  }
+  $("json").textContent = JSON.stringify(cert, null, 2);
+  await drawInput(certifier);
+  $("result").hidden = false;
+}
+
+/** The input as the certifier sees it: scaled to its height and width, in gray for one channel. */
+async function drawInput(certifier) {
+  const shape = certifier.input.shape;
+  const [h, w] = shape.length === 3 && shape[0] <= 3 ? shape.slice(1) : shape.slice(0, 2);
+  const gray = shape.length === 2 || shape[0] === 1 || shape[2] === 1;
+  const canvas = $("input-picture");
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext("2d");
+  const img = new Image();
+  img.src = chosen.url;
+  await img.decode();
+  ctx.drawImage(img, 0, 0, w, h);
+  if (!gray) return;
+  const data = ctx.getImageData(0, 0, w, h);
+  const px = data.data;
+  for (let i = 0; i < px.length; i += 4) {
+    const y = 0.299 * px[i] + 0.587 * px[i + 1] + 0.114 * px[i + 2];
+    px[i] = px[i + 1] = px[i + 2] = y;
+  }
+  ctx.putImageData(data, 0, 0);
+}
+
+function loadPlot() {
+  const img = $("plot-image");
+  img.addEventListener("load", () => {
+    $("plot").hidden = false;
+  });
+  img.src = "/results/certified-accuracy.png";
+}
+
+select.addEventListener("change", chooseCertifier);
+loadPlot();
+await Promise.all([loadCertifiers(), loadSamples()]);
