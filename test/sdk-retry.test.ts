@@ -124,11 +124,14 @@ describe("retries", () => {
     expect(seen).toHaveLength(4);
   });
 
-  it("does not retry other client errors", async () => {
-    script["GET /certify/job-1"] = [{ status: 422 }, { status: 200, body: job }];
+  it("does not retry other client errors, nor a 409 that does not say when to retry", async () => {
     const client = new Dualrs({ baseURL, maxRetries: 3 });
+    script["GET /certify/job-1"] = [{ status: 422 }, { status: 200, body: job }];
     await expect(client.certify.get("job-1")).rejects.toBeInstanceOf(UnprocessableEntityError);
     expect(seen).toHaveLength(1);
+    script["GET /certify/job-1"] = [{ status: 409 }, { status: 200, body: job }];
+    await expect(client.certify.get("job-1")).rejects.toBeInstanceOf(ConflictError);
+    expect(seen).toHaveLength(2);
   });
 
   it("retries a refused connection, then throws APIConnectionError", async () => {

@@ -67,8 +67,9 @@ export async function send<T>(t: Transport, req: Request): Promise<T> {
     }
     if (res.ok) return (text ? JSON.parse(text) : undefined) as T;
     const error = apiError(res.status, problemOf(text), res.headers);
-    if (attempt >= retries || !shouldRetry(res.status)) throw error;
-    await pause(attempt, res.headers.get("retry-after"), req.signal);
+    const retryAfter = res.headers.get("retry-after");
+    if (attempt >= retries || !shouldRetry(res.status, retryAfter)) throw error;
+    await pause(attempt, retryAfter, req.signal);
   }
 }
 

@@ -1,6 +1,10 @@
-/** Retried statuses: timeouts, conflicts (an idempotent request still in flight), rate limits, server errors. */
-export function shouldRetry(status: number): boolean {
-  return status === 408 || status === 409 || status === 429 || status >= 500;
+/**
+ * Retried answers: 408, 429 and 5xx, and a 409 that says when to retry (an `Idempotency-Key` whose
+ * first request is still in flight); a 409 without `Retry-After` is a lasting conflict (a job
+ * that already finished), which no retry resolves.
+ */
+export function shouldRetry(status: number, retryAfter: string | null): boolean {
+  return status === 408 || status === 429 || status >= 500 || (status === 409 && retryAfter !== null);
 }
 
 /** The longest `Retry-After` honoured; a longer one falls back to the client's own backoff. */
