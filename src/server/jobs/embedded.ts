@@ -1,0 +1,311 @@
+import { EventEmitter } from "node:events";
+import type { NoiseMode } from "../../runtime/certifier.js";
+import type { ModelStore } from "../../runtime/model-store.js";
+import type { ProviderConfig } from "../../runtime/providers.js";
+import { createDispatcher, type WebhookOptions } from "../webhooks/dispatcher.js";
+import { eventOf } from "../webhooks/payload.js";
+import { QueueClosedError } from "./errors.js";
+import { execute } from "./execute.js";
+import { Journal, type JournalRecord, journalFile } from "./journal.js";
+import { decodeCursor, encodeCursor, newJob, zeroCounts } from "./record.js";
+import { createRunner, type Runner } from "./runner.js";
+import {
+  IdempotencyInFlightError,
+  IdempotencyMismatchError,
+  type Job,
+  type JobQueue,
+  type JobStatus,
+  TERMINAL,
+} from "./types.js";
+
+export interface EmbeddedQueueOptions {
+  /** Models for the runner this queue makes (ignored when `runner` is given). */
+  store: ModelStore;
+  /** Where the journal lives (`<dataDir>/jobs.journal`). */
+  dataDir: string;
+  /** Jobs run at once. Default 1. */
+  concurrency?: number | undefined;
+  /** onnxruntime threads per job; default onnxruntime's. */
+  threads?: number | undefined;
+  providers?: ProviderConfig | undefined;
+  noise?: NoiseMode | undefined;
+  /** Certifiers to load before readiness reports ready. */
+  warm?: readonly string[] | undefined;
+  /** A runner to use instead of making one; its owner closes it. */
+  runner?: Runner | undefined;
+  webhooks?: WebhookOptions | undefined;
+  /** Finished jobs (and their idempotency keys) are forgotten this long after they end. Default 7 days. */
+  retentionMs?: number | undefined;
+  /** `close()` lets running jobs finish this long before handing them back. Default 10 s. */
+  drainMs?: number | undefined;
+  /** The journal is compacted once it has this many lines and four per job. Default 1000. */
+  compactAfter?: number | undefined;
+}
+
+const terminal = (s: JobStatus) => TERMINAL.includes(s);
+
+/**
+ * The in-process queue: FIFO, `concurrency` jobs at once on a thread pool, every accepted job and
+ * every change of state journaled, so that a restart finishes what was accepted (queued and running
+ * jobs run again; a certificate is a pure function of its input, parameters, seed and models).
+ */
+export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promise<JobQueue> {
+  const { journal, records } = await Journal.open(journalFile(options.dataDir));
+  const concurrency = options.concurrency ?? 1;
+  const runner =
+    options.runner ??
+    createRunner({
+      store: options.store,
+      concurrency,
+      threads: options.threads,
+      providers: options.providers,
+      noise: options.noise,
+    });
+  const retentionMs = options.retentionMs ?? 7 * 24 * 3600_000;
+  const jobs = new Map<string, Job>();
+  const keys = new Map<string, { fingerprint: string; id: string | null }>();
+  const keyOf = new Map<string, string>();
+  const waiting: string[] = [];
+  const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  const changes = new EventEmitter().setMaxListeners(0);
+  let closing = false;
+  let warm: Promise<void> = Promise.resolve();
+
+  // Replay: the last line of a job wins. What was queued or running is queued again, in order.
+  for (const r of records) {
+    jobs.set(r.job.id, r.job);
+    if (r.key) {
+      keys.set(r.key.key, { fingerprint: r.key.fingerprint, id: r.job.id });
+      keyOf.set(r.job.id, r.key.key);
+    }
+  }
+  const ordered = () => [...jobs.keys()].sort();
+  const resumed: Job[] = [];
+  for (const id of ordered()) {
+    const job = jobs.get(id);
+    if (!job || terminal(job.status)) continue;
+    if (job.cancelRequested) {
+      Object.assign(job, { status: "canceled", finishedAt: new Date().toISOString() });
+      resumed.push(job);
+    } else {
+      Object.assign(job, { status: "queued", startedAt: null, progress: { done: 0, total: 0 } });
+      waiting.push(id);
+    }
+  }
+  let order = ordered();
+
+  const snapshot = (): JournalRecord[] => {
+    const horizon = Date.now() - retentionMs;
+    for (const id of order) {
+      const job = jobs.get(id);
+      if (job?.finishedAt && terminal(job.status) && Date.parse(job.finishedAt) < horizon) {
+        jobs.delete(id);
+        const key = keyOf.get(id);
+        if (key) keys.delete(key);
+        keyOf.delete(id);
+      }
+    }
+    order = order.filter((id) => jobs.has(id));
+    return order.flatMap((id) => {
+      const job = jobs.get(id);
+      const key = keyOf.get(id);
+      const fingerprint = key ? keys.get(key)?.fingerprint : undefined;
+      if (!job) return [];
+      return [{ job, ...(key && fingerprint ? { key: { key, fingerprint } } : {}) }];
+    });
+  };
+
+  /** Journals a job's new state; the journal is compacted once it holds far more lines than jobs. */
+  const save = async (job: Job): Promise<void> => {
+    await journal.append({ job });
+    if (journal.lines > Math.max(options.compactAfter ?? 1000, 4 * jobs.size)) journal.compact(snapshot);
+  };
+  const changed = (job: Job) => changes.emit(job.id, job);
+
+  const dispatcher = createDispatcher(options.webhooks ?? {}, async (id, delivery) => {
+    const job = jobs.get(id);
+    if (!job) return;
+    job.deliveries.push(delivery);
+    await save(job);
+  });
+  const emit = (job: Job) => {
+    const event = eventOf(job.status);
+    if (event) dispatcher.dispatch(job, event);
+  };
+
+  const finish = async (job: Job, patch: Partial<Job>) => {
+    Object.assign(job, patch, { finishedAt: new Date().toISOString() });
+    await save(job).catch(() => {});
+    changed(job);
+    emit(job);
+  };
+
+  const run = async (job: Job, controller: AbortController) => {
+    Object.assign(job, { status: "running", startedAt: new Date().toISOString() });
+    void save(job).catch(() => {});
+    changed(job);
+    emit(job);
+    const outcome = await execute(runner, job.spec, {
+      signal: controller.signal,
+      onProgress: (p) => {
+        job.progress = p;
+      },
+    });
+    if (outcome.status === "succeeded") {
+      await finish(job, { status: "succeeded", certificate: outcome.certificate });
+    } else if (outcome.status === "failed") {
+      await finish(job, { status: "failed", error: outcome.error });
+    } else if (job.cancelRequested) {
+      await finish(job, { status: "canceled" });
+    }
+    // Otherwise the queue is closing: the job stays running in the journal and runs again at start.
+  };
+
+  const pump = () => {
+    while (!closing && running.size < concurrency && waiting.length > 0) {
+      const id = waiting.shift() as string;
+      const job = jobs.get(id);
+      if (job?.status !== "queued") continue;
+      const controller = new AbortController();
+      const done = run(job, controller).finally(() => {
+        running.delete(id);
+        pump();
+      });
+      running.set(id, { controller, done });
+    }
+  };
+
+  for (const job of resumed) await save(job);
+  if (options.warm?.length) {
+    warm = runner.warm(options.warm);
+    warm.catch(() => {});
+  }
+  pump();
+
+  const view = (job: Job | undefined): Job | null => (job ? structuredClone(job) : null);
+
+  return {
+    async submit(spec, { idempotencyKey, fingerprint }) {
+      if (closing) throw new QueueClosedError();
+      if (idempotencyKey !== undefined) {
+        const seen = keys.get(idempotencyKey);
+        if (seen) {
+          if (seen.fingerprint !== fingerprint) {
+            throw new IdempotencyMismatchError("this Idempotency-Key was used with another request body");
+          }
+          if (seen.id === null) {
+            throw new IdempotencyInFlightError(
+              "a request with this Idempotency-Key is still being processed",
+            );
+          }
+          const job = jobs.get(seen.id);
+          if (job) return { job: structuredClone(job), replayed: true };
+        }
+        keys.set(idempotencyKey, { fingerprint, id: null });
+      }
+      const job = newJob(spec);
+      const key = idempotencyKey === undefined ? undefined : { key: idempotencyKey, fingerprint };
+      try {
+        await journal.append({ job, key });
+      } catch (e) {
+        if (idempotencyKey !== undefined) keys.delete(idempotencyKey);
+        throw e;
+      }
+      jobs.set(job.id, job);
+      order.push(job.id);
+      if (idempotencyKey !== undefined) {
+        keys.set(idempotencyKey, { fingerprint, id: job.id });
+        keyOf.set(job.id, idempotencyKey);
+      }
+      const accepted = structuredClone(job);
+      waiting.push(job.id);
+      pump();
+      return { job: accepted, replayed: false };
+    },
+
+    async get(id) {
+      return view(jobs.get(id));
+    },
+
+    async list({ cursor, limit, status }) {
+      const after = cursor === undefined ? null : decodeCursor(cursor);
+      const page: Job[] = [];
+      let nextCursor: string | null = null;
+      for (let i = order.length - 1; i >= 0; i--) {
+        const id = order[i] as string;
+        if (after !== null && id >= after) continue;
+        const job = jobs.get(id);
+        if (!job || (status && job.status !== status)) continue;
+        if (page.length === limit) {
+          nextCursor = encodeCursor(page.at(-1)?.id ?? id);
+          break;
+        }
+        page.push(structuredClone(job));
+      }
+      return { jobs: page, nextCursor };
+    },
+
+    async cancel(id) {
+      const job = jobs.get(id);
+      if (!job) return null;
+      if (terminal(job.status) || job.cancelRequested) return view(job);
+      job.cancelRequested = true;
+      if (job.status === "queued") {
+        const i = waiting.indexOf(id);
+        if (i >= 0) waiting.splice(i, 1);
+        await finish(job, { status: "canceled" });
+      } else {
+        await save(job);
+        running.get(id)?.controller.abort();
+      }
+      return view(job);
+    },
+
+    async wait(id, timeoutMs, signal) {
+      const job = jobs.get(id);
+      if (!job) return null;
+      if (terminal(job.status)) return view(job);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          changes.off(id, onChange);
+          signal?.removeEventListener("abort", done);
+          resolve();
+        };
+        const onChange = (j: Job) => {
+          if (terminal(j.status)) done();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        changes.on(id, onChange);
+        signal?.addEventListener("abort", done, { once: true });
+      });
+      return view(jobs.get(id));
+    },
+
+    async counts() {
+      const counts = zeroCounts();
+      for (const job of jobs.values()) counts[job.status]++;
+      return counts;
+    },
+
+    async readiness() {
+      if (closing) return { ready: false, detail: "shutting down" };
+      const r = runner.readiness();
+      return { ready: r.ready, detail: `embedded queue, ${concurrency} at once; ${r.detail}` };
+    },
+
+    async close() {
+      if (closing) return;
+      closing = true;
+      const drained = Promise.all([...running.values()].map((r) => r.done));
+      const timer = setTimeout(() => {
+        for (const r of running.values()) r.controller.abort();
+      }, options.drainMs ?? 10_000);
+      await drained;
+      clearTimeout(timer);
+      if (!options.runner) await runner.close();
+      await dispatcher.close();
+      await journal.close();
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import type { Job, JobEvent } from "../jobs/types.js";
+
+/** Standard Webhooks' payload shape: the event type, when it happened, and the job. */
+export interface WebhookPayload {
+  type: JobEvent;
+  timestamp: string;
+  /** The job as `GET /certify/{id}` shows it, less the input tensor (its sha256 stays) and deliveries. */
+  data: Omit<Job, "deliveries">;
+}
+
+export function webhookPayload(job: Job, event: JobEvent, at: Date): WebhookPayload {
+  const { deliveries: _, ...rest } = job;
+  return {
+    type: event,
+    timestamp: at.toISOString(),
+    data: { ...rest, spec: { ...rest.spec, input: { ...rest.spec.input, data: "" } } },
+  };
+}
+
+/** The event a job's status emits, if any. */
+export function eventOf(status: Job["status"]): JobEvent | null {
+  return status === "queued" ? null : (`job.${status}` as JobEvent);
+}
+
+/** The same for every attempt of one event, so receivers can drop duplicates. */
+export function messageId(jobId: string, event: JobEvent): string {
+  return `msg_${jobId}_${event.slice("job.".length)}`;
+}
