@@ -27,8 +27,8 @@ export interface AppOptions {
   allowPrivateWebhooks?: boolean | undefined;
 }
 
-/** Paths that need an API key (when keys are configured) and count against the rate limit. */
-const guarded = ["/certify", "/certify/*", "/certifiers", "/certifiers/*", "/metrics"];
+/** Paths that need an API key (when keys are configured) and count against the rate limit; `/x/*` matches `/x` too. */
+const guarded = ["/certify/*", "/certifiers/*", "/metrics"];
 
 /** The HTTP API on `queue` and `store`, as a Hono app (serve its `fetch` anywhere). */
 export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {

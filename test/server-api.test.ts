@@ -1,0 +1,346 @@
+import jpeg from "jpeg-js";
+import pngjs from "pngjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CertificateSchema } from "../src/server/schemas/certificate.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+
+interface JobBody {
+  id: string;
+  status: string;
+  certificate: (Record<string, unknown> & { prediction: { label: string } | null; seed: number }) | null;
+  parameters: { seed: number };
+  progress: { done: number; total: number };
+  input: { shape: number[]; sha256: string };
+  [k: string]: unknown;
+}
+
+interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  field?: string;
+  expectedShape?: number[];
+}
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer();
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+const post = (json: unknown, headers: Record<string, string> = {}) =>
+  server.call("/certify", { method: "POST", json, headers });
+
+const tensor = (data: number[] | string, shape = [2]) => ({ type: "tensor", shape, data });
+
+/** Polls a job until it is terminal. */
+async function settle(id: string): Promise<JobBody> {
+  for (;;) {
+    const res = await server.call(`/certify/${id}`);
+    expect(res.status).toBe(200);
+    const job = (await res.json()) as JobBody;
+    if (["succeeded", "failed", "canceled"].includes(job.status)) return job;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function problemOf(res: Response, status: number): Promise<ProblemBody> {
+  expect(res.status).toBe(status);
+  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+  const p = (await res.json()) as ProblemBody;
+  expect(p.status).toBe(status);
+  expect(p.title).toBeTruthy();
+  expect(p.detail).toBeTruthy();
+  return p;
+}
+
+function png(width: number, height: number, gray: number): string {
+  const img = new pngjs.PNG({ width, height });
+  img.data.fill(gray);
+  for (let i = 3; i < img.data.length; i += 4) img.data[i] = 255;
+  return pngjs.PNG.sync.write(img).toString("base64");
+}
+
+function jpg(width: number, height: number, gray: number): string {
+  const data = Buffer.alloc(width * height * 4, gray);
+  return Buffer.from(jpeg.encode({ data, width, height }, 95).data).toString("base64");
+}
+
+describe("certification jobs", () => {
+  it("creates a job (202 + Location), then polls it to a certificate that matches the schema", async () => {
+    const res = await post({ certifier: "half", input: tensor([0.2, 0.1]), metadata: { case: "a" } });
+    expect(res.status).toBe(202);
+    const job = (await res.json()) as JobBody;
+    expect(res.headers.get("location")).toBe(`/certify/${job.id}`);
+    expect(job.status).toMatch(/queued|running/);
+    expect(Number.isSafeInteger(job.parameters.seed)).toBe(true);
+    const done = await settle(job.id);
+    expect(done.error).toBeNull();
+    expect(done.status).toBe("succeeded");
+    expect(done.progress).toEqual({ done: 220, total: 220 });
+    const cert = CertificateSchema.parse(done.certificate);
+    expect(cert.prediction?.label).toBe("pos");
+    expect(cert.seed).toBe(job.parameters.seed);
+    expect(done.metadata).toEqual({ case: "a" });
+    expect(done.input.shape).toEqual([2]);
+  });
+
+  it("gives the same certificate for the same input as numbers or base64 float32 and the same seed", async () => {
+    const b64 = Buffer.from(Float32Array.of(0.2, 0.1).buffer).toString("base64");
+    const parameters = { seed: 11, n: 300 };
+    const [a, b] = await Promise.all([
+      post({ certifier: "dual-half", input: tensor([0.2, 0.1]), parameters }, { prefer: "wait=30" }),
+      post({ certifier: "dual-half", input: tensor(b64), parameters }, { prefer: "wait=30" }),
+    ]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(a.headers.get("preference-applied")).toBe("wait=30");
+    const [ja, jb] = [(await a.json()) as JobBody, (await b.json()) as JobBody];
+    expect(ja.id).not.toBe(jb.id);
+    expect(ja.input.sha256).toBe(jb.input.sha256);
+    expect(ja.certificate).toEqual(jb.certificate);
+    expect(ja.certificate?.mode).toBe("dual");
+  });
+
+  it("decodes PNG and JPEG images and scales them to the certifier's input", async () => {
+    const [bright, dark] = await Promise.all([
+      post({ certifier: "bright", input: { type: "image", data: png(12, 12, 250) } }, { prefer: "wait=30" }),
+      post({ certifier: "bright", input: { type: "image", data: jpg(9, 7, 5) } }, { prefer: "wait=30" }),
+    ]);
+    expect(bright.status).toBe(200);
+    expect(dark.status).toBe(200);
+    expect(((await bright.json()) as JobBody).certificate?.prediction?.label).toBe("bright");
+    const d = (await dark.json()) as JobBody;
+    expect(d.certificate?.prediction?.label).toBe("dark");
+    expect(d.input.shape).toEqual([1, 4, 4]);
+  });
+
+  it("cancels a running job", async () => {
+    const res = await post({
+      certifier: "half",
+      input: tensor([0.2, 0.1]),
+      parameters: { n: 50_000_000, batchSize: 1000 },
+    });
+    const job = (await res.json()) as JobBody;
+    for (;;) {
+      const j = (await (await server.call(`/certify/${job.id}`)).json()) as JobBody;
+      if (j.status === "running" && j.progress.done > 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const cancel = await server.call(`/certify/${job.id}/cancel`, { method: "POST" });
+    expect([200, 202]).toContain(cancel.status);
+    expect(((await cancel.json()) as JobBody & { cancelRequested: boolean }).cancelRequested).toBe(true);
+    expect((await settle(job.id)).status).toBe("canceled");
+    const again = await server.call(`/certify/${job.id}/cancel`, { method: "POST" });
+    expect(again.status).toBe(200);
+  });
+
+  it("refuses to cancel a finished job (409) and an unknown one (404)", async () => {
+    const res = await post({ certifier: "half", input: tensor([0.2, 0.1]) }, { prefer: "wait=30" });
+    const job = (await res.json()) as JobBody;
+    expect(job.status).toBe("succeeded");
+    await problemOf(await server.call(`/certify/${job.id}/cancel`, { method: "POST" }), 409);
+    await problemOf(await server.call("/certify/no-such-job/cancel", { method: "POST" }), 404);
+    await problemOf(await server.call("/certify/no-such-job"), 404);
+  });
+
+  it("lists every job once, newest first, a page at a time", async () => {
+    const created: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await post({
+        certifier: "half",
+        input: tensor([0.1 * i, 0.1]),
+        parameters: { n: 10, n0: 5 },
+      });
+      created.push(((await res.json()) as JobBody).id);
+    }
+    const seen: string[] = [];
+    let url: string | null = "/certify?limit=2";
+    let pages = 0;
+    while (url) {
+      const res: Response = await server.call(url);
+      expect(res.status).toBe(200);
+      const page = (await res.json()) as { jobs: JobBody[]; nextCursor: string | null };
+      expect(page.jobs.length).toBeLessThanOrEqual(2);
+      seen.push(...page.jobs.map((j) => j.id));
+      const link = res.headers.get("link");
+      if (page.nextCursor) expect(link).toContain('rel="next"');
+      url = page.nextCursor ? `/certify?limit=2&cursor=${encodeURIComponent(page.nextCursor)}` : null;
+      pages++;
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(pages).toBeGreaterThanOrEqual(3);
+    expect(seen.slice(0, 5)).toEqual([...created].reverse());
+    const succeeded = (await (await server.call("/certify?status=succeeded&limit=100")).json()) as {
+      jobs: JobBody[];
+    };
+    expect(succeeded.jobs.every((j) => j.status === "succeeded")).toBe(true);
+  });
+});
+
+describe("idempotency", () => {
+  it("replays the first job for the same key and body, and refuses the key with another body (422)", async () => {
+    const body = { certifier: "half", input: tensor([0.3, 0.3]) };
+    const first = await post(body, { "idempotency-key": "key-1" });
+    const second = await post(body, { "idempotency-key": "key-1" });
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(202);
+    expect(second.headers.get("idempotent-replayed")).toBe("true");
+    const [a, b] = [(await first.json()) as JobBody, (await second.json()) as JobBody];
+    expect(b.id).toBe(a.id);
+    expect(b.parameters.seed).toBe(a.parameters.seed);
+    const other = await post({ ...body, input: tensor([0.3, 0.4]) }, { "idempotency-key": "key-1" });
+    const p = await problemOf(other, 422);
+    expect(p.type).toBe("/problems/idempotency-key-reused");
+  });
+
+  it("answers 409 while the first request with a key is in flight; every other answer is the one job", async () => {
+    const body = { certifier: "half", input: tensor([0.3, 0.2]) };
+    const answers = await Promise.all([1, 2, 3, 4].map(() => post(body, { "idempotency-key": "key-2" })));
+    const ids = new Set<string>();
+    for (const res of answers) {
+      if (res.status === 409) {
+        const p = await problemOf(res, 409);
+        expect(p.type).toBe("/problems/idempotency-key-in-flight");
+      } else {
+        expect(res.status).toBe(202);
+        ids.add(((await res.json()) as JobBody).id);
+      }
+    }
+    expect(ids.size).toBe(1);
+  });
+});
+
+describe("errors are problem+json naming the field at fault", () => {
+  it("400: malformed JSON, bad query, bad header", async () => {
+    await problemOf(
+      await server.call("/certify", {
+        method: "POST",
+        body: "{not json",
+        headers: { "content-type": "application/json" },
+      }),
+      400,
+    );
+    const q = await problemOf(await server.call("/certify?limit=abc"), 400);
+    expect(q.field).toBe("limit");
+    const h = await problemOf(
+      await post({ certifier: "half", input: tensor([0, 0]) }, { "idempotency-key": "a b" }),
+      400,
+    );
+    expect(h.field).toBe("idempotency-key");
+  });
+
+  it("404: unknown certifier, job or route", async () => {
+    const p = await problemOf(await post({ certifier: "nope", input: tensor([0, 0]) }), 404);
+    expect(p.detail).toContain("nope");
+    await problemOf(await post({ certifier: "../half", input: tensor([0, 0]) }), 404);
+    await problemOf(await server.call("/certifiers/nope"), 404);
+    await problemOf(await server.call("/nowhere"), 404);
+  });
+
+  it("413: a body over the limit", async () => {
+    const big = JSON.stringify({ certifier: "half", input: tensor("A".repeat(5 * 1024 * 1024)) });
+    await problemOf(
+      await server.call("/certify", {
+        method: "POST",
+        body: big,
+        headers: { "content-type": "application/json" },
+      }),
+      413,
+    );
+  });
+
+  it("422: schema, shape (naming the expected shape), range, parameters", async () => {
+    const cases: [unknown, string][] = [
+      [{ certifier: "half" }, "input"],
+      [{ certifier: "half", input: tensor([0, 0]), parameters: { n: -1 } }, "parameters.n"],
+      [{ certifier: "half", input: tensor([0, 0]), extra: 1 }, "(body)"],
+      [{ certifier: "half", input: tensor([0, 0], [1, 2]) }, "input.shape"],
+      [{ certifier: "half", input: tensor([0, 0, 0]) }, "input.data"],
+      [{ certifier: "half", input: tensor([0, 5]) }, "input.data[1]"],
+      [{ certifier: "half", input: tensor("@@@@") }, "input.data"],
+      [{ certifier: "half", input: { type: "image", data: png(2, 2, 0) } }, "input"],
+      [{ certifier: "bright", input: { type: "image", data: "aGVsbG8=" } }, "input.data"],
+      [
+        { certifier: "dual-half", input: tensor([0, 0]), parameters: { mode: "global", sigma: 0.3 } },
+        "parameters.sigma",
+      ],
+      [{ certifier: "half", input: tensor([0, 0]), parameters: { mode: "dual" } }, "parameters.mode"],
+      [{ certifier: "half", input: tensor([0, 0]), webhook: { url: "ftp://example.com/x" } }, "webhook.url"],
+    ];
+    for (const [body, field] of cases) {
+      const p = await problemOf(await post(body), 422);
+      expect(p.field, JSON.stringify(body).slice(0, 100)).toBe(field);
+    }
+    const shape = await problemOf(await post({ certifier: "bright", input: tensor([0, 0]) }), 422);
+    expect(shape.expectedShape).toEqual([1, 4, 4]);
+    expect(shape.detail).toContain("[1, 4, 4]");
+  });
+});
+
+describe("certifiers, docs and operations", () => {
+  it("describes each certifier", async () => {
+    const list = (await (await server.call("/certifiers")).json()) as { certifiers: { id: string }[] };
+    expect(list.certifiers.map((c) => c.id)).toEqual(["bright", "dual-half", "half"]);
+    const dual = (await (await server.call("/certifiers/dual-half")).json()) as Record<string, unknown>;
+    expect(dual.modes).toEqual(["dual", "global"]);
+    expect(dual.input).toEqual({ shape: [2], range: [-1, 1], accepts: ["tensor"] });
+    const bright = (await (await server.call("/certifiers/bright")).json()) as {
+      input: { accepts: string[] };
+    };
+    expect(bright.input.accepts).toEqual(["tensor", "image"]);
+  });
+
+  it("serves health, readiness, metrics, the OpenAPI document and its reference page", async () => {
+    expect(await (await server.call("/healthz")).json()).toEqual({ status: "ok" });
+    const ready = await server.call("/readyz");
+    expect(ready.status).toBe(200);
+    const metrics = await (await server.call("/metrics")).text();
+    expect(metrics).toMatch(/dualrs_jobs\{state="succeeded"\} [1-9]/);
+    expect(metrics).toContain("dualrs_queue_depth");
+    expect(metrics).toMatch(/dualrs_http_requests_total\{method="POST",route="\/certify",status="202"\}/);
+    const doc = (await (await server.call("/openapi.json")).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toContain("/certify/{id}/cancel");
+    const docs = await server.call("/docs");
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toContain("/openapi.json");
+  });
+});
+
+describe("API keys and rate limits", () => {
+  let guarded: TestServer;
+  const key = "test-key-1";
+  beforeAll(async () => {
+    const { hashApiKey } = await import("../src/server/middleware/auth.js");
+    guarded = await startTestServer({
+      API_KEYS: hashApiKey(key),
+      RATE_LIMIT: "3",
+      RATE_LIMIT_WINDOW: "3600",
+    });
+  });
+  afterAll(async () => {
+    await guarded?.stop();
+  });
+
+  it("401 without a key or with a wrong one; probes stay open", async () => {
+    const none = await problemOf(await guarded.call("/certifiers"), 401);
+    expect(none.type).toBe("/problems/unauthorized");
+    const wrong = await guarded.call("/certifiers", { headers: { authorization: "Bearer nope" } });
+    await problemOf(wrong, 401);
+    expect(wrong.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    expect((await guarded.call("/healthz")).status).toBe(200);
+  });
+
+  it("429 with Retry-After once a key spends its requests", async () => {
+    const auth = { authorization: `Bearer ${key}` };
+    for (let i = 0; i < 3; i++)
+      expect((await guarded.call("/certifiers", { headers: auth })).status).toBe(200);
+    const limited = await guarded.call("/certifiers", { headers: auth });
+    await problemOf(limited, 429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+  });
+});
