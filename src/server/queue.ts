@@ -1,11 +1,19 @@
 import type { ModelStore } from "../runtime/model-store.js";
 import type { ServerConfig } from "./config.js";
+import { createEmbeddedQueue } from "./jobs/embedded.js";
 import type { JobQueue } from "./jobs/types.js";
 
 /** The queue the configuration selects: BullMQ when REDIS_URL is set, the embedded journaled queue otherwise. */
 export async function openQueue(config: ServerConfig, store: ModelStore): Promise<JobQueue> {
-  void store;
-  throw new Error(
-    `no queue backend is available yet for ${config.redisUrl ? "REDIS_URL" : "the embedded queue"}`,
-  );
+  const webhooks = { secret: config.webhookSecret, allowPrivate: config.allowPrivateWebhooks };
+  if (config.redisUrl) {
+    throw new Error("REDIS_URL: the BullMQ backend is not available in this build");
+  }
+  return createEmbeddedQueue({
+    store,
+    dataDir: config.dataDir,
+    concurrency: config.workerConcurrency,
+    providers: config.providers,
+    webhooks,
+  });
 }

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { localModelStore } from "../../src/runtime/model-store.js";
 import { loadConfig, type ServerConfig } from "../../src/server/config.js";
 import { type RunningServer, startServer } from "../../src/server/server.js";
-import { memoryQueue } from "./memory-queue.js";
 import { writeServerZoo } from "./server-zoo.js";
 
 export interface TestServer extends RunningServer {
@@ -29,7 +28,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...env,
   });
   const store = localModelStore(zoo);
-  const server = await startServer({ config, store, queue: memoryQueue(store) });
+  const server = await startServer({ config, store });
   return {
     ...server,
     dir,

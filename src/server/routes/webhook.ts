@@ -1,16 +1,12 @@
 import { fieldError, validationProblem } from "../middleware/validation.js";
+import { checkWebhookUrl, WebhookUrlError } from "../webhooks/url-guard.js";
 
-/**
- * Refuses webhook URLs on private, loopback or link-local addresses unless `allowPrivate`.
- */
+/** Refuses, as a 422 at `webhook.url`, a URL the webhook guard refuses (private addresses among them). */
 export async function checkWebhook(url: string, allowPrivate: boolean): Promise<void> {
-  const reason = await refusal(url, allowPrivate);
-  if (reason) throw validationProblem([fieldError(["webhook", "url"], reason)]);
-}
-
-async function refusal(url: string, allowPrivate: boolean): Promise<string | null> {
-  const u = new URL(url);
-  if (u.protocol !== "http:" && u.protocol !== "https:") return "the webhook URL must be http or https";
-  void allowPrivate;
-  return null;
+  try {
+    await checkWebhookUrl(url, { allowPrivate });
+  } catch (e) {
+    if (e instanceof WebhookUrlError) throw validationProblem([fieldError(["webhook", "url"], e.message)]);
+    throw e;
+  }
 }
