@@ -6,7 +6,8 @@ type Schemas = components["schemas"];
 export type Job = Schemas["Job"];
 export type JobStatus = Schemas["JobStatus"];
 export type JobPage = Schemas["JobPage"];
-export type Certificate = Schemas["Certificate"];
+// NonNullable: the document names the nullable form of a component when a field is nullable.
+export type Certificate = NonNullable<Schemas["Certificate"]>;
 export type StageReport = Schemas["StageReport"];
 export type Certifier = Schemas["Certifier"];
 export type CertifyRequest = Schemas["CertifyRequest"];
