@@ -1,11 +1,22 @@
 import { WebhookVerificationError } from "../errors.js";
 import type { Job, JobEvent } from "../types.js";
 
-/** A webhook's payload, after verification. */
+/** A webhook's payload, after verification: the event, when it happened, and the job's state. */
 export interface WebhookEvent {
   type: JobEvent;
   timestamp: string;
-  data: Job;
+  data: Pick<
+    Job,
+    | "id"
+    | "status"
+    | "progress"
+    | "createdAt"
+    | "startedAt"
+    | "finishedAt"
+    | "certificate"
+    | "error"
+    | "cancelRequested"
+  >;
 }
 
 type HeaderBag = Headers | Record<string, string | string[] | undefined>;
