@@ -1,0 +1,94 @@
+import { z } from "zod";
+
+/**
+ * Deployment settings, from CDK context (`cdk deploy -c key=value` or `infra/cdk.json`). Context
+ * values given on the command line arrive as strings, hence the coercions. Nothing here is
+ * account-specific; the account and region come from the CDK environment.
+ */
+
+const count = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+const positive = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const sha256Hex = /^[0-9a-f]{64}$/;
+
+export const DeployContext = z
+  .object({
+    /** EC2 instance type of the GPU workers: one GPU each (g4dn.xlarge: NVIDIA T4; g5.xlarge: A10G). */
+    instanceType: z
+      .string()
+      .regex(/^[a-z0-9-]+\.[a-z0-9]+$/)
+      .default("g4dn.xlarge"),
+    workersMin: count(0),
+    workersMax: positive(4),
+    /** Jobs (waiting or running) per worker above which workers are added. */
+    backlogPerWorker: positive(4),
+    workerCpu: positive(3072),
+    workerMemoryMiB: positive(12_288),
+    apiMin: positive(2),
+    apiMax: positive(6),
+    apiCpu: positive(1024),
+    apiMemoryMiB: positive(2048),
+    /** ALB requests per API task per minute that the API scales to hold. */
+    apiRequestsPerTask: positive(1000),
+    /** ACM certificate for HTTPS on the load balancer; without it the API listens on HTTP only. */
+    certificateArn: z.string().startsWith("arn:").optional(),
+    /** Who may reach the load balancer. */
+    ingressCidr: z.string().default("0.0.0.0/0"),
+    redisNodeType: z.string().default("cache.t4g.small"),
+    redisReplicas: z.coerce.number().int().min(1).max(5).default(1),
+    /** A port other than 6379, as the ElastiCache rule pack asks. */
+    redisPort: z.coerce.number().int().min(1024).max(65_535).default(6380),
+    logRetentionDays: positive(30),
+    maxAzs: z.coerce.number().int().min(2).max(6).default(2),
+    natGateways: z.coerce.number().int().min(1).max(6).default(1),
+    /** Comma-separated sha256 (hex) of the accepted API keys: the initial value of the API-keys secret. */
+    apiKeyHashes: z
+      .string()
+      .transform((s) =>
+        s
+          .split(",")
+          .map((k) => k.trim().toLowerCase())
+          .filter(Boolean),
+      )
+      .refine(
+        (keys) => keys.length > 0 && keys.every((k) => sha256Hex.test(k)),
+        "expected sha256 hex digests",
+      )
+      .optional(),
+    /** An existing Secrets Manager secret whose value is the comma-separated API key hashes. */
+    apiKeysSecretArn: z.string().startsWith("arn:").optional(),
+    /** Alarms are sent to this address too (they always go to the stack's SNS topic). */
+    alarmEmail: z.email().optional(),
+    /** A prebuilt image in this account's ECR (`repository:tag`); absent: built from the repository's Dockerfile. */
+    image: z
+      .string()
+      .regex(/^[a-z0-9._/-]+:[\w.-]+$/)
+      .optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.apiKeyHashes === !c.apiKeysSecretArn) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["apiKeyHashes"],
+        message: "give exactly one of apiKeyHashes and apiKeysSecretArn",
+      });
+    }
+    if (c.workersMin > c.workersMax) {
+      ctx.addIssue({ code: "custom", path: ["workersMin"], message: "must not exceed workersMax" });
+    }
+    if (c.apiMin > c.apiMax)
+      ctx.addIssue({ code: "custom", path: ["apiMin"], message: "must not exceed apiMax" });
+  });
+
+export type DeployConfig = z.output<typeof DeployContext>;
+
+/** Reads and validates the settings; the error names every bad context key. */
+export function deployConfig(context: Record<string, unknown>): DeployConfig {
+  const known = Object.keys(DeployContext.shape);
+  const source = Object.fromEntries(
+    Object.entries(context).filter(([k, v]) => known.includes(k) && v !== ""),
+  );
+  const parsed = DeployContext.safeParse(source);
+  if (parsed.success) return parsed.data;
+  const detail = parsed.error.issues.map((i) => `-c ${String(i.path[0] ?? "")}: ${i.message}`).join("; ");
+  throw new Error(`invalid deployment context: ${detail}`);
+}
