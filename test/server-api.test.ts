@@ -225,6 +225,12 @@ describe("errors are problem+json naming the field at fault", () => {
       }),
       400,
     );
+    const plain = await server.call("/certify", {
+      method: "POST",
+      body: "{}",
+      headers: { "content-type": "text/plain" },
+    });
+    expect((await problemOf(plain, 415)).type).toBe("/problems/unsupported-media-type");
     const q = await problemOf(await server.call("/certify?limit=abc"), 400);
     expect(q.field).toBe("limit");
     const h = await problemOf(

@@ -26,7 +26,7 @@ describe("the OpenAPI document", () => {
     ]);
     const create = doc.paths?.["/certify"]?.post;
     expect(Object.keys(create?.responses ?? {}).sort()).toEqual(
-      ["200", "202", "400", "401", "404", "409", "413", "422", "429", "500"].sort(),
+      ["200", "202", "400", "401", "404", "409", "413", "415", "422", "429", "500"].sort(),
     );
     const cert = doc.components?.schemas?.Certificate as { required?: string[] };
     expect(cert.required?.sort()).toEqual(

@@ -84,6 +84,15 @@ export function onError(err: Error, c: Context<AppEnv>): Response {
   if (err instanceof ProblemError) return problemResponse(c, err.problem, err.headers);
   if (err instanceof HTTPException) {
     const status = err.status;
+    if (status === 415) {
+      const detail = "send the request body as application/json";
+      return problemResponse(c, {
+        type: problemTypes.unsupportedMediaType,
+        title: titleOf(415),
+        status,
+        detail,
+      });
+    }
     const type =
       status === 413 ? problemTypes.tooLarge : status < 500 ? problemTypes.badRequest : problemTypes.internal;
     return problemResponse(c, {

@@ -68,6 +68,7 @@ const createJob = createRoute({
     404: problemResponse("Unknown certifier"),
     409: problemResponse("A request with this Idempotency-Key is still being processed"),
     413: problemResponse("Request body too large"),
+    415: problemResponse("The body is not application/json"),
     422: problemResponse(
       "The body does not validate: a field, the input's shape or range, the parameters, or an Idempotency-Key reused with another body",
     ),
