@@ -7,6 +7,7 @@ import { UsageError } from "./errors.js";
 import { evaluateCommand, evaluateUsage } from "./evaluate.js";
 import { modelsCommand, modelsUsage } from "./models.js";
 import { serveCommand, serveUsage } from "./serve.js";
+import { workerCommand, workerUsage } from "./worker.js";
 
 const usage = `Usage: dualrs <command> [options]
 
@@ -15,6 +16,7 @@ Commands:
   evaluate   certified accuracy on Fashion-MNIST (dualrs evaluate --help)
   models     push a certifier to an S3 model store (dualrs models --help)
   serve      run the HTTP API (dualrs serve --help)
+  worker     run jobs from Redis (dualrs worker --help)
 `;
 
 /** Exit status: 0 done, 1 failure, 2 bad command line or input, 130 interrupted. */
@@ -33,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
     evaluate: [evaluateCommand, evaluateUsage],
     models: [modelsCommand, modelsUsage],
     serve: [serveCommand, serveUsage],
+    worker: [workerCommand, workerUsage],
   } as const;
   if (!Object.hasOwn(commands, command))
     throw new UsageError(`unknown command "${command}"; try dualrs --help`);

@@ -1,0 +1,133 @@
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { openModelStore } from "../runtime/open-model-store.js";
+import { ConfigEnv, ConfigError, loadConfig } from "../server/config.js";
+import { createRedisWorker } from "../server/jobs/redis-worker.js";
+import { UsageError } from "./errors.js";
+
+/** Settings of a worker process beyond the server's (config.ts), also from the environment. */
+const WorkerEnv = z.object({
+  WORKER_THREADS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("onnxruntime threads per job; default one per core"),
+  WORKER_WARM: z
+    .string()
+    .optional()
+    .transform((s) =>
+      s
+        ? s
+            .split(",")
+            .map((c) => c.trim())
+            .filter(Boolean)
+        : [],
+    )
+    .describe("comma-separated certifiers to load before taking jobs"),
+  WORKER_LOCK_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(30_000)
+    .describe("BullMQ job lock, renewed at half"),
+  WORKER_STALLED_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .default(30_000)
+    .describe("how often to look for jobs whose worker died"),
+  WORKER_DRAIN_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(10_000)
+    .describe("on SIGTERM, time for running jobs to finish before they are handed back"),
+});
+
+const names = [...Object.keys(ConfigEnv.shape), ...Object.keys(WorkerEnv.shape)];
+const flagOf = (name: string) => name.toLowerCase().replaceAll("_", "-");
+const shown = [
+  "REDIS_URL",
+  "MODEL_STORE",
+  "MODEL_CACHE_DIR",
+  "S3_ENDPOINT",
+  "PROVIDERS",
+  "WORKER_CONCURRENCY",
+  "WEBHOOK_SECRET",
+  "ALLOW_PRIVATE_WEBHOOKS",
+];
+
+export const workerUsage = `Usage: dualrs worker [options]
+
+Takes certification jobs from BullMQ on Redis (REDIS_URL) and runs them. Every option is also an
+environment variable (--redis-url X is REDIS_URL=X).
+
+${[
+  ...shown.map((n) => [n, ConfigEnv.shape[n as keyof typeof ConfigEnv.shape].description] as const),
+  ...Object.entries(WorkerEnv.shape).map(([n, s]) => [n, s.description] as const),
+]
+  .map(([name, description]) => `  --${flagOf(name).padEnd(24)} ${name}: ${description ?? ""}`)
+  .join("\n")}
+
+SIGTERM or Ctrl-C stops taking jobs, lets running ones finish (WORKER_DRAIN_MS), hands the rest back
+to the queue, and exits.
+`;
+
+/** `dualrs worker`: runs jobs from Redis until SIGTERM or SIGINT. */
+export async function workerCommand(argv: string[], signal: AbortSignal): Promise<void> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: Object.fromEntries(names.map((n) => [flagOf(n), { type: "string" as const }])),
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const flags = Object.fromEntries(names.map((n) => [n, values[flagOf(n)] as string | undefined]));
+  const config = loadConfig(process.env, flags);
+  if (!config.redisUrl) throw new ConfigError("invalid configuration: REDIS_URL: required by dualrs worker");
+  if (config.workerConcurrency < 1)
+    throw new ConfigError("invalid configuration: WORKER_CONCURRENCY: at least 1 for a worker");
+  const own = Object.fromEntries(
+    Object.keys(WorkerEnv.shape).flatMap((n) => {
+      const v = flags[n] ?? process.env[n];
+      return v ? [[n, v]] : [];
+    }),
+  );
+  const parsed = WorkerEnv.safeParse(own);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(
+      (i) => `${String(i.path[0])} (got "${own[String(i.path[0])]}"): ${i.message}`,
+    );
+    throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
+  }
+  const env = parsed.data;
+  const store = openModelStore(config.modelStore, {
+    cacheDir: config.modelCacheDir,
+    endpoint: config.s3Endpoint,
+  });
+  const worker = await createRedisWorker({
+    redisUrl: config.redisUrl,
+    store,
+    concurrency: config.workerConcurrency,
+    threads: env.WORKER_THREADS,
+    providers: config.providers,
+    warm: env.WORKER_WARM,
+    webhooks: { secret: config.webhookSecret, allowPrivate: config.allowPrivateWebhooks },
+    lockDurationMs: env.WORKER_LOCK_MS,
+    stalledIntervalMs: env.WORKER_STALLED_MS,
+    drainMs: env.WORKER_DRAIN_MS,
+  });
+  process.stderr.write(`dualrs: worker taking jobs, ${config.workerConcurrency} at once\n`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", () => resolve());
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  process.stderr.write("dualrs: worker stopping\n");
+  await worker.close();
+}

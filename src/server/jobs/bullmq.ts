@@ -1,0 +1,197 @@
+import { EventEmitter } from "node:events";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import type { WebhookOptions } from "../webhooks/dispatcher.js";
+import { QueueClosedError } from "./errors.js";
+import { newJob } from "./record.js";
+import { RedisRecords } from "./redis-records.js";
+import { webhookQueue } from "./redis-webhooks.js";
+import {
+  CERTIFY_QUEUE,
+  createRedisWorker,
+  type RedisWorker,
+  type RedisWorkerOptions,
+} from "./redis-worker.js";
+import {
+  IdempotencyInFlightError,
+  IdempotencyMismatchError,
+  type Job,
+  type JobQueue,
+  type JobStatus,
+  TERMINAL,
+} from "./types.js";
+
+export interface RedisQueueOptions {
+  redisUrl: string;
+  /** Key prefix in Redis, the same for the API processes and the workers. Default "dualrs". */
+  prefix?: string | undefined;
+  /** Run jobs in this process too, with these settings; without it, `dualrs worker` processes do. */
+  worker?: Omit<RedisWorkerOptions, "redisUrl" | "prefix" | "webhooks"> | undefined;
+  webhooks?: WebhookOptions | undefined;
+  /** How long an idempotency key is remembered. Default 24 h. */
+  idempotencyTtlMs?: number | undefined;
+  /** Tries of a job whose run fails for want of Redis (not a model error, which is final). Default 5. */
+  attempts?: number | undefined;
+}
+
+const terminal = (s: JobStatus | undefined) => s !== undefined && TERMINAL.includes(s);
+
+/**
+ * Jobs on BullMQ: job records and idempotency keys live in Redis, so any number of API processes
+ * share them, and `dualrs worker` processes (or a local worker) run the jobs.
+ */
+export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQueue> {
+  const prefix = options.prefix ?? "dualrs";
+  // The API fails fast while Redis is away (a 503), rather than holding requests.
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1 });
+  redis.on("error", () => {});
+  const subscriber = redis.duplicate({ maxRetriesPerRequest: null });
+  subscriber.on("error", () => {});
+  const records = new RedisRecords(redis, prefix);
+  const keys = records.keys;
+  const queue = new Queue<{ id: string }>(CERTIFY_QUEUE, { connection: redis, prefix });
+  queue.on("error", () => {});
+  const webhooks = options.webhooks ?? {};
+  const deliveries = webhookQueue(redis, prefix, webhooks);
+  const ttl = options.idempotencyTtlMs ?? 24 * 3600_000;
+  const finished = new EventEmitter().setMaxListeners(0);
+  await subscriber.subscribe(keys.doneChannel);
+  subscriber.on("message", (_channel: string, id: string) => finished.emit(id));
+  const local: RedisWorker | undefined = options.worker
+    ? await createRedisWorker({ ...options.worker, redisUrl: options.redisUrl, prefix, webhooks })
+    : undefined;
+  let closing = false;
+
+  /** Claims `key` for a new job, or answers what the draft says for a key seen before. */
+  const claim = async (key: string, fingerprint: string): Promise<Job | null> => {
+    const k = keys.idempotency(key);
+    const set = await redis.set(k, JSON.stringify({ fingerprint, id: null }), "PX", ttl, "NX");
+    if (set === "OK") return null;
+    const seen = JSON.parse((await redis.get(k)) ?? "null") as {
+      fingerprint: string;
+      id: string | null;
+    } | null;
+    if (!seen) return claim(key, fingerprint);
+    if (seen.fingerprint !== fingerprint) {
+      throw new IdempotencyMismatchError("this Idempotency-Key was used with another request body");
+    }
+    if (seen.id === null) {
+      throw new IdempotencyInFlightError("a request with this Idempotency-Key is still being processed");
+    }
+    const job = await records.get(seen.id);
+    if (job) return job;
+    await redis.del(k);
+    return claim(key, fingerprint);
+  };
+
+  return {
+    async submit(spec, { idempotencyKey, fingerprint }) {
+      if (closing) throw new QueueClosedError();
+      if (idempotencyKey !== undefined) {
+        const seen = await claim(idempotencyKey, fingerprint);
+        if (seen) return { job: seen, replayed: true };
+      }
+      const job = newJob(spec);
+      try {
+        await records.create(job);
+        await queue.add(
+          "certify",
+          { id: job.id },
+          {
+            jobId: job.id,
+            attempts: options.attempts ?? 5,
+            backoff: { type: "exponential", delay: 1000 },
+            removeOnComplete: true,
+            removeOnFail: { count: 1000 },
+          },
+        );
+      } catch (e) {
+        if (idempotencyKey !== undefined) await redis.del(keys.idempotency(idempotencyKey)).catch(() => {});
+        throw e;
+      }
+      if (idempotencyKey !== undefined) {
+        await redis.set(
+          keys.idempotency(idempotencyKey),
+          JSON.stringify({ fingerprint, id: job.id }),
+          "PX",
+          ttl,
+        );
+      }
+      return { job, replayed: false };
+    },
+
+    get: (id) => records.get(id),
+
+    list: (query) => records.list(query),
+
+    async cancel(id) {
+      const job = await records.get(id);
+      if (!job) return null;
+      if (terminal(job.status)) return job;
+      await records.update(id, { cancelRequested: true });
+      // A job still waiting is taken off the queue; one that a worker holds is stopped there.
+      if (job.status === "queued" && (await queue.remove(id)) === 1) {
+        const at = new Date().toISOString();
+        if (await records.setStatus(id, "canceled", ["queued"], { finishedAt: at })) {
+          await redis.publish(keys.doneChannel, id);
+          await deliveries.enqueue(await records.get(id), "job.canceled");
+        }
+      } else {
+        await redis.publish(keys.cancelChannel, id);
+      }
+      return records.get(id);
+    },
+
+    async wait(id, timeoutMs, signal) {
+      const job = await records.get(id);
+      if (!job || terminal(job.status)) return job;
+      await new Promise<void>((resolve) => {
+        const check = () => {
+          records.get(id).then(
+            (j) => terminal(j?.status) && done(),
+            () => {},
+          );
+        };
+        const done = () => {
+          clearTimeout(timer);
+          clearInterval(poll);
+          finished.off(id, done);
+          signal?.removeEventListener("abort", done);
+          resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        // Messages are lost while Redis restarts; a slow poll covers that.
+        const poll = setInterval(check, 1000);
+        finished.on(id, done);
+        signal?.addEventListener("abort", done, { once: true });
+        check();
+      });
+      return records.get(id);
+    },
+
+    counts: () => records.counts(),
+
+    async readiness() {
+      if (closing) return { ready: false, detail: "shutting down" };
+      try {
+        await redis.ping();
+      } catch (e) {
+        return { ready: false, detail: `Redis unreachable: ${(e as Error).message}` };
+      }
+      const workers = await queue.getWorkersCount().catch(() => 0);
+      const own = local ? await local.readiness() : null;
+      const detail = `Redis reachable, ${workers} worker connection(s)${own ? `; local worker: ${own.detail}` : ""}`;
+      return { ready: own ? own.ready : true, detail };
+    },
+
+    async close() {
+      if (closing) return;
+      closing = true;
+      await local?.close();
+      await queue.close();
+      await deliveries.close();
+      await subscriber.quit().catch(() => {});
+      await redis.quit().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,182 @@
+import type { Redis } from "ioredis";
+import { decodeCursor, encodeCursor, zeroCounts } from "./record.js";
+import type { Job, JobCounts, JobPage, JobStatus, ListQuery, WebhookDelivery } from "./types.js";
+
+const STATUSES: JobStatus[] = ["queued", "running", "succeeded", "failed", "canceled"];
+
+/** Redis key names under one prefix; the BullMQ queues live under the same prefix. */
+export function redisKeys(prefix: string) {
+  return {
+    job: (id: string) => `${prefix}:job:${id}`,
+    deliveries: (id: string) => `${prefix}:job:${id}:deliveries`,
+    /** Every job id, in a sorted set ordered by id (UUIDv7: by creation). */
+    all: `${prefix}:jobs`,
+    byStatus: (s: JobStatus) => `${prefix}:jobs:${s}`,
+    idempotency: (key: string) => `${prefix}:idempotency:${key}`,
+    /** Pub/sub: a job id whose cancel was requested; a job id that reached a final state. */
+    cancelChannel: `${prefix}:cancel`,
+    doneChannel: `${prefix}:done`,
+  };
+}
+export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/**
+ * Moves a job to another status, keeping the per-status indexes in step, only if its status is one
+ * of the expected ones (ARGV[3], comma-separated; empty: any). Returns "OK" or the current status.
+ */
+const setStatusScript = `
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return false end
+if ARGV[3] ~= '' then
+  local ok = false
+  for s in string.gmatch(ARGV[3], '[^,]+') do if s == cur then ok = true end end
+  if not ok then return cur end
+end
+redis.call('ZREM', ARGV[4] .. cur, ARGV[1])
+redis.call('ZADD', ARGV[4] .. ARGV[2], 0, ARGV[1])
+redis.call('HSET', KEYS[1], 'status', ARGV[2], unpack(ARGV, 5))
+return 'OK'
+`;
+
+/** A job is a hash: scalar fields as strings, objects as JSON, so that updates never race on one value. */
+type Fields = Record<string, string>;
+
+function toFields(job: Job): Fields {
+  return {
+    id: job.id,
+    status: job.status,
+    spec: JSON.stringify(job.spec),
+    progress: JSON.stringify(job.progress),
+    createdAt: job.createdAt,
+    startedAt: job.startedAt ?? "",
+    finishedAt: job.finishedAt ?? "",
+    certificate: job.certificate ? JSON.stringify(job.certificate) : "",
+    error: job.error ? JSON.stringify(job.error) : "",
+    cancelRequested: job.cancelRequested ? "1" : "0",
+  };
+}
+
+function fromFields(f: Fields, deliveries: string[]): Job | null {
+  if (!f.id || !f.spec) return null;
+  return {
+    id: f.id,
+    status: f.status as JobStatus,
+    spec: JSON.parse(f.spec),
+    progress: f.progress ? JSON.parse(f.progress) : { done: 0, total: 0 },
+    createdAt: f.createdAt ?? "",
+    startedAt: f.startedAt || null,
+    finishedAt: f.finishedAt || null,
+    certificate: f.certificate ? JSON.parse(f.certificate) : null,
+    error: f.error ? JSON.parse(f.error) : null,
+    cancelRequested: f.cancelRequested === "1",
+    deliveries: deliveries.map((d) => JSON.parse(d) as WebhookDelivery),
+  };
+}
+
+/** Job records in Redis, shared by every API process and worker. */
+export class RedisRecords {
+  readonly keys: RedisKeys;
+
+  constructor(
+    readonly redis: Redis,
+    prefix: string,
+  ) {
+    this.keys = redisKeys(prefix);
+    if (!("dualrsSetStatus" in redis))
+      redis.defineCommand("dualrsSetStatus", { numberOfKeys: 1, lua: setStatusScript });
+  }
+
+  async create(job: Job): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.keys.job(job.id), toFields(job))
+      .zadd(this.keys.all, 0, job.id)
+      .zadd(this.keys.byStatus(job.status), 0, job.id)
+      .exec()
+      .then(check);
+  }
+
+  async get(id: string): Promise<Job | null> {
+    const [fields, deliveries] = await this.redis
+      .multi()
+      .hgetall(this.keys.job(id))
+      .lrange(this.keys.deliveries(id), 0, -1)
+      .exec()
+      .then(check);
+    return fromFields(fields as Fields, deliveries as string[]);
+  }
+
+  /** Sets `status` and `patch` if the job's status is one of `expected` (any when empty). */
+  async setStatus(
+    id: string,
+    status: JobStatus,
+    expected: JobStatus[],
+    patch: Partial<Job> = {},
+  ): Promise<boolean> {
+    const fields = Object.entries(toFields({ ...placeholder, ...patch } as Job)).filter(([k]) => k in patch);
+    const args = [id, status, expected.join(","), this.keys.byStatus("" as JobStatus), ...fields.flat()];
+    const r = await (this.redis as unknown as SetStatus).dualrsSetStatus(this.keys.job(id), ...args);
+    return r === "OK";
+  }
+
+  async update(id: string, patch: Partial<Job>): Promise<void> {
+    const fields = Object.entries(toFields({ ...placeholder, ...patch } as Job)).filter(([k]) => k in patch);
+    if (fields.length > 0) await this.redis.hset(this.keys.job(id), Object.fromEntries(fields));
+  }
+
+  async addDelivery(id: string, delivery: WebhookDelivery): Promise<void> {
+    await this.redis.rpush(this.keys.deliveries(id), JSON.stringify(delivery));
+  }
+
+  async cancelRequested(id: string): Promise<boolean> {
+    return (await this.redis.hget(this.keys.job(id), "cancelRequested")) === "1";
+  }
+
+  async list({ cursor, limit, status }: ListQuery): Promise<JobPage> {
+    const after = cursor === undefined ? null : decodeCursor(cursor);
+    const key = status ? this.keys.byStatus(status) : this.keys.all;
+    const ids = await this.redis.zrevrangebylex(key, after ? `(${after}` : "+", "-", "LIMIT", 0, limit + 1);
+    const page = ids.slice(0, limit);
+    const jobs = (await Promise.all(page.map((id) => this.get(id)))).filter((j): j is Job => j !== null);
+    const last = page.at(-1);
+    return { jobs, nextCursor: ids.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  async counts(): Promise<JobCounts> {
+    const pipeline = this.redis.multi();
+    for (const s of STATUSES) pipeline.zcard(this.keys.byStatus(s));
+    const sizes = (await pipeline.exec().then(check)) as number[];
+    const counts = zeroCounts();
+    STATUSES.forEach((s, i) => {
+      counts[s] = sizes[i] ?? 0;
+    });
+    return counts;
+  }
+}
+
+interface SetStatus {
+  dualrsSetStatus(key: string, ...args: string[]): Promise<string | null>;
+}
+
+const placeholder: Job = {
+  id: "",
+  status: "queued",
+  spec: { certifier: "", input: { shape: [], data: "", sha256: "" }, parameters: { seed: 0 } },
+  progress: { done: 0, total: 0 },
+  createdAt: "",
+  startedAt: null,
+  finishedAt: null,
+  certificate: null,
+  error: null,
+  cancelRequested: false,
+  deliveries: [],
+};
+
+/** The results of a MULTI, or its first error. */
+function check(results: [Error | null, unknown][] | null): unknown[] {
+  if (!results) throw new Error("a Redis transaction was aborted");
+  return results.map(([e, v]) => {
+    if (e) throw e;
+    return v;
+  });
+}

@@ -1,0 +1,183 @@
+import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { localModelStore, type ModelStore } from "../src/runtime/model-store.js";
+import { createRedisQueue, type RedisQueueOptions } from "../src/server/jobs/bullmq.js";
+import { createRedisWorker, type RedisWorker } from "../src/server/jobs/redis-worker.js";
+import { createRunner, type Runner } from "../src/server/jobs/runner.js";
+import {
+  IdempotencyInFlightError,
+  IdempotencyMismatchError,
+  type Job,
+  type JobQueue,
+} from "../src/server/jobs/types.js";
+import { writeHalfSpaceZoo } from "./helpers/halfspace.js";
+import { halfSpaceSpec, until } from "./helpers/jobs.js";
+import { type RedisServer, startRedis } from "./helpers/redis.js";
+
+let redis: RedisServer;
+let zoo: string;
+let store: ModelStore;
+let runner: Runner;
+const closers: { close(): Promise<void> }[] = [];
+let prefixes = 0;
+
+/** A queue on its own key prefix, with a local worker unless `apiOnly`. */
+async function open(options: Partial<RedisQueueOptions> & { apiOnly?: boolean } = {}): Promise<JobQueue> {
+  const { apiOnly, ...rest } = options;
+  const q = await createRedisQueue({
+    redisUrl: redis.url,
+    prefix: `t${prefixes++}`,
+    ...(apiOnly ? {} : { worker: { store, runner, concurrency: 2 } }),
+    ...rest,
+  });
+  closers.unshift(q);
+  return q;
+}
+async function worker(prefix: string): Promise<RedisWorker> {
+  const w = await createRedisWorker({ redisUrl: redis.url, prefix, store, runner, concurrency: 2 });
+  closers.unshift(w);
+  return w;
+}
+const submit = (q: JobQueue, ...args: Parameters<typeof halfSpaceSpec>) =>
+  q.submit(halfSpaceSpec(...args), { fingerprint: "f" }).then((r) => r.job);
+const finished = (q: JobQueue, id: string) => q.wait(id, 60_000) as Promise<Job>;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  zoo = await writeHalfSpaceZoo();
+  store = localModelStore(zoo);
+  runner = createRunner({ store, concurrency: 2, threads: 1, providers: ["cpu"], progressIntervalMs: 0 });
+});
+
+afterAll(async () => {
+  for (const c of closers) await c.close();
+  await runner?.close();
+  await redis?.destroy();
+  await rm(zoo, { recursive: true, force: true });
+});
+
+describe("BullMQ queue", () => {
+  it("runs a job to the certificate the embedded queue gives, with progress", async () => {
+    const q = await open();
+    const accepted = await submit(q, { n: 1000 });
+    expect(accepted).toMatchObject({ status: "queued", certificate: null });
+    const job = await finished(q, accepted.id);
+    expect(job.status).toBe("succeeded");
+    expect(job.progress).toEqual({ done: 2128, total: 2128 });
+    expect(job.certificate).toEqual(await runner.run(halfSpaceSpec({ n: 1000 })));
+    expect(await q.get(job.id)).toEqual(job);
+    expect(await q.get("00000000-0000-7000-8000-000000000000")).toBeNull();
+    expect(await q.counts()).toEqual({ queued: 0, running: 0, succeeded: 1, failed: 0, canceled: 0 });
+    expect(await q.readiness()).toMatchObject({ ready: true });
+  });
+
+  it("shares job records and idempotency keys between API processes", async () => {
+    const a = await open({ apiOnly: true });
+    const prefix = `t${prefixes - 1}`;
+    const b = await createRedisQueue({ redisUrl: redis.url, prefix });
+    closers.unshift(b);
+    const spec = halfSpaceSpec();
+    const [first, concurrent] = await Promise.allSettled([
+      a.submit(spec, { idempotencyKey: "k", fingerprint: "x" }),
+      b.submit(spec, { idempotencyKey: "k", fingerprint: "x" }),
+    ]);
+    const accepted = [first, concurrent].filter((r) => r.status === "fulfilled");
+    const refused = [first, concurrent].flatMap((r) => (r.status === "rejected" ? [r.reason] : []));
+    expect(accepted).toHaveLength(1);
+    expect(refused[0]).toBeInstanceOf(IdempotencyInFlightError);
+    const id = accepted[0]?.status === "fulfilled" ? accepted[0].value.job.id : "";
+    expect(await b.submit(spec, { idempotencyKey: "k", fingerprint: "x" })).toMatchObject({
+      replayed: true,
+      job: { id },
+    });
+    await expect(a.submit(spec, { idempotencyKey: "k", fingerprint: "y" })).rejects.toBeInstanceOf(
+      IdempotencyMismatchError,
+    );
+    // No worker yet: the job waits; one that starts later takes it.
+    expect((await b.get(id))?.status).toBe("queued");
+    await worker(prefix);
+    expect((await finished(a, id)).status).toBe("succeeded");
+  });
+
+  it("lists jobs newest first, a page at a time, by status", async () => {
+    const q = await open({ apiOnly: true });
+    const ids: string[] = [];
+    for (const seed of [1, 2, 3, 4, 5]) ids.push((await submit(q, { seed })).id);
+    await q.cancel(ids[1] ?? "");
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const r = await q.list({ limit: 2, cursor });
+      seen.push(...r.jobs.map((j) => j.id));
+      if (!r.nextCursor) break;
+      cursor = r.nextCursor;
+    }
+    expect(seen).toEqual([...ids].reverse());
+    expect((await q.list({ limit: 10, status: "canceled" })).jobs.map((j) => j.id)).toEqual([ids[1]]);
+    expect((await q.list({ limit: 10, status: "queued" })).jobs).toHaveLength(4);
+    expect(await q.counts()).toMatchObject({ queued: 4, canceled: 1 });
+  });
+
+  it("cancels a queued job at once, and a running one in the worker that runs it", async () => {
+    const q = await open({ apiOnly: true });
+    const prefix = `t${prefixes - 1}`;
+    const queued = await submit(q);
+    expect(await q.cancel(queued.id)).toMatchObject({ status: "canceled", cancelRequested: true });
+    await worker(prefix);
+    const long = await submit(q, { n: 1e9, batchSize: 1000 });
+    await until(async () => ((await q.get(long.id))?.progress.done ?? 0) > 0, "the long job to run");
+    expect(await q.cancel(long.id)).toMatchObject({ status: "running", cancelRequested: true });
+    expect(await finished(q, long.id)).toMatchObject({ status: "canceled", certificate: null });
+    expect((await finished(q, (await submit(q)).id)).status).toBe("succeeded");
+  });
+
+  it("fails a job whose certification fails, once", async () => {
+    const q = await open();
+    const { job } = await q.submit({ ...halfSpaceSpec(), certifier: "missing" }, { fingerprint: "m" });
+    const failed = await finished(q, job.id);
+    expect(failed).toMatchObject({ status: "failed", error: { type: "/problems/certifier-unavailable" } });
+  });
+
+  it("delivers webhooks through the queue, signed, with each attempt on the job", async () => {
+    const secret = `whsec_${randomBytes(24).toString("base64")}`;
+    const received: { headers: IncomingMessage["headers"]; body: string }[] = [];
+    const statuses = [500];
+    const server: Server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => {
+        body += d;
+      });
+      req.on("end", () => {
+        received.push({ headers: req.headers, body });
+        res.statusCode = statuses.shift() ?? 204;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+      const q = await open({ webhooks: { secret, allowPrivate: true, backoffMs: 10 } });
+      const { job } = await q.submit(halfSpaceSpec({}, { webhook: { url, events: ["job.succeeded"] } }), {
+        fingerprint: "w",
+      });
+      expect((await finished(q, job.id)).status).toBe("succeeded");
+      await until(async () => ((await q.get(job.id))?.deliveries.length ?? 0) === 2, "two attempts");
+      expect((await q.get(job.id))?.deliveries.map((d) => [d.event, d.attempt, d.status, d.ok])).toEqual([
+        ["job.succeeded", 1, 500, false],
+        ["job.succeeded", 2, 204, true],
+      ]);
+      const verifier = new Webhook(secret);
+      const payload = verifier.verify(
+        received[1]?.body ?? "",
+        received[1]?.headers as Record<string, string>,
+      );
+      expect(payload).toMatchObject({ type: "job.succeeded", data: { id: job.id, status: "succeeded" } });
+    } finally {
+      server.close();
+    }
+  });
+});
