@@ -1,16 +1,17 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { App, Validations } from "aws-cdk-lib";
+import { Validations } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dualrsApp } from "../infra/lib/app.js";
 import { deployConfig } from "../infra/lib/config.js";
-import { DualrsStack } from "../infra/lib/dualrs-stack.js";
-import { suppressReviewedFindings } from "../infra/lib/nag-suppressions.js";
+import type { DualrsStack } from "../infra/lib/dualrs-stack.js";
 
-// One synthesis, with cdk-nag, shared by every assertion below: it is the slow part. No AWS
-// credentials are needed; the account is a dummy and the AMI comes from a public SSM parameter.
+// One synthesis of the app that `cdk deploy` runs (infra/bin/dualrs.ts), with cdk.json's context and
+// the AwsSolutions pack, shared by every assertion below: it is the slow part. No AWS credentials
+// are needed; the account is a dummy and the AMI comes from a public SSM parameter.
 const certificateArn = "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000";
 const keyHash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
@@ -23,13 +24,11 @@ let resources: Record<string, Resource>;
 
 beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), "dualrs-cdk-"));
-  const app = new App({ outdir });
-  stack = new DualrsStack(app, "Dualrs", {
-    config: deployConfig({ apiKeyHashes: keyHash, certificateArn, alarmEmail: "ops@example.com" }),
-    env: { account: "111122223333", region: "us-east-1" },
-  });
-  suppressReviewedFindings(stack);
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const defaults = JSON.parse(readFileSync("infra/cdk.json", "utf8")).context;
+  const context = { ...defaults, apiKeyHashes: keyHash, certificateArn, alarmEmail: "ops@example.com" };
+  const built = dualrsApp({ outdir, context, env: { account: "111122223333", region: "us-east-1" } });
+  const app = built.app;
+  stack = built.stack;
   try {
     app.synth();
   } catch (e) {
