@@ -87,7 +87,8 @@ export class DualrsStack extends Stack {
       cluster: this.cluster,
       capacity: this.capacity,
       image,
-      environment: { ...common, PROVIDERS: "cuda,cpu", WORKER_CONCURRENCY: "1" },
+      // A job in progress at SIGTERM gets 90 s to finish (stopTimeout is 120 s) before it is handed back.
+      environment: { ...common, PROVIDERS: "cuda,cpu", WORKER_CONCURRENCY: "1", WORKER_DRAIN_MS: "90000" },
       secrets: { ...this.secrets.forWorker(), ...redisPassword },
       logGroup: logGroup("WorkerLogs"),
       models: this.buckets.models,
