@@ -29,6 +29,9 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsup.config.ts ./
 COPY src ./src
 RUN npm run build
+# The bundled zoo (the embedded default store), when the checkout has one; AWS deployments read S3.
+RUN --mount=type=bind,target=/context \
+    if [ -d /context/models ]; then cp -r /context/models ./models; else mkdir models; fi
 
 # CPU-only runtime.
 FROM node AS cpu
@@ -42,7 +45,7 @@ ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 DATA_DIR=/app/data PROVIDERS=cpu
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
-COPY models ./models
+COPY --from=build /app/models ./models
 COPY infra/docker/entrypoint.sh /usr/local/bin/dualrs-entrypoint
 COPY infra/docker/healthcheck.mjs /app/healthcheck.mjs
 RUN mkdir -p /app/data && chown dualrs:dualrs /app/data && chmod 0755 /usr/local/bin/dualrs-entrypoint
@@ -66,7 +69,7 @@ ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 DATA_DIR=/app/data PROVIDERS=auto
 COPY --from=deps-gpu /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
-COPY models ./models
+COPY --from=build /app/models ./models
 COPY infra/docker/entrypoint.sh /usr/local/bin/dualrs-entrypoint
 COPY infra/docker/healthcheck.mjs /app/healthcheck.mjs
 RUN mkdir -p /app/data && chown dualrs:dualrs /app/data && chmod 0755 /usr/local/bin/dualrs-entrypoint

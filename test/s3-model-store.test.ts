@@ -242,6 +242,21 @@ describe("S3 model store", () => {
     expect(outside).toBeInstanceOf(ManifestError);
   });
 
+  it("opens s3:// URLs at S3_ENDPOINT, and anything else as a local folder", async () => {
+    const local = openModelStore(zoo, { cacheDir: join(dir, "unused") });
+    expect(local.location).toBe(zoo);
+    expect(await local.listManifests()).toEqual(["half", "pair"]);
+    process.env.S3_ENDPOINT = endpoint;
+    try {
+      const s3 = openModelStore("s3://zoo/models/", { cacheDir: join(dir, "cache-e"), credentials });
+      expect(s3.location).toBe("s3://zoo/models");
+      expect((await s3.loadManifest("half")).id).toBe("half");
+    } finally {
+      delete process.env.S3_ENDPOINT;
+    }
+    expect(() => openModelStore("s3://", { cacheDir: dir })).toThrow("s3://bucket/prefix");
+  });
+
   it("loads from its cache alone when S3 cannot be reached", async () => {
     await server.close();
     serving = false;
