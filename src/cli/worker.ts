@@ -7,6 +7,11 @@ import { UsageError } from "./errors.js";
 
 /** Settings of a worker process beyond the server's (config.ts), also from the environment. */
 const WorkerEnv = z.object({
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, _ . -")
+    .default("dualrs")
+    .describe("key prefix in Redis, the same as the API's"),
   WORKER_THREADS: z.coerce
     .number()
     .int()
@@ -112,6 +117,7 @@ export async function workerCommand(argv: string[], signal: AbortSignal): Promis
   });
   const worker = await createRedisWorker({
     redisUrl: config.redisUrl,
+    prefix: env.REDIS_PREFIX,
     store,
     concurrency: config.workerConcurrency,
     threads: env.WORKER_THREADS,
@@ -121,6 +127,7 @@ export async function workerCommand(argv: string[], signal: AbortSignal): Promis
     lockDurationMs: env.WORKER_LOCK_MS,
     stalledIntervalMs: env.WORKER_STALLED_MS,
     drainMs: env.WORKER_DRAIN_MS,
+    log: (line) => process.stderr.write(`dualrs: ${line}\n`),
   });
   process.stderr.write(`dualrs: worker taking jobs, ${config.workerConcurrency} at once\n`);
   await new Promise<void>((resolve) => {

@@ -38,6 +38,8 @@ export interface RedisWorkerOptions {
   drainMs?: number | undefined;
   /** Progress is written to Redis at most this often. Default 500 ms. */
   progressIntervalMs?: number | undefined;
+  /** One line per job started and ended, for the process's log. */
+  log?: ((line: string) => void) | undefined;
 }
 
 export interface RedisWorker {
@@ -63,6 +65,10 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
   // Workers ride out Redis restarts: commands wait for the connection instead of failing.
   const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
   const subscriber = connection.duplicate();
+  // Connection errors are retried by ioredis; BullMQ resumes once Redis is back.
+  connection.on("error", () => {});
+  subscriber.on("error", () => {});
+  const log = options.log ?? (() => {});
   const records = new RedisRecords(connection, prefix);
   const keys = records.keys;
   const webhooks = options.webhooks ?? {};
@@ -96,6 +102,7 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
       finishedAt: new Date().toISOString(),
     });
     if (!done) return;
+    log(`job ${id} ${status}`);
     await connection.publish(keys.doneChannel, id);
     await deliveries.enqueue(await records.get(id), `job.${status}` as JobEvent);
   };
@@ -113,6 +120,7 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
       progress: { done: 0, total: 0 },
     });
     if (!started) return;
+    log(`job ${id} running`);
     await deliveries.enqueue(await records.get(id), "job.running");
     const a: Active = { controller: new AbortController(), reason: null };
     active.set(id, a);
@@ -148,6 +156,7 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
           startedAt: null,
           progress: { done: 0, total: 0 },
         });
+        log(`job ${id} handed back`);
         await task.moveToDelayed(Date.now(), token);
         throw new DelayedError();
       }
