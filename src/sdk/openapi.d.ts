@@ -632,6 +632,15 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      /** @description The body is not application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
       /** @description The body does not validate: a field, the input's shape or range, the parameters, or an Idempotency-Key reused with another body */
       422: {
         headers: {
