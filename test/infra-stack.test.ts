@@ -128,6 +128,10 @@ describe("the synthesized stack", () => {
         BlockDeviceMappings: [Match.objectLike({ Ebs: Match.objectLike({ Encrypted: true }) })],
       }),
     });
+    const [, launchTemplate] = ofType("AWS::EC2::LaunchTemplate")[0] ?? [];
+    const userData = JSON.stringify(launchTemplate?.Properties.LaunchTemplateData);
+    expect(userData).toContain("ECS_ENABLE_GPU_SUPPORT=true");
+    expect(userData).toContain("ECS_CLUSTER=");
     template.hasResourceProperties("AWS::AutoScaling::AutoScalingGroup", { MinSize: "0", MaxSize: "4" });
     template.hasResourceProperties("AWS::ECS::CapacityProvider", {
       AutoScalingGroupProvider: Match.objectLike({

@@ -56,6 +56,9 @@ export class GpuCapacity extends Construct {
         },
       ],
     });
+    // The GPU AMI's agent reports the instance's GPUs so that tasks can reserve them; stated
+    // here rather than relied upon.
+    launchTemplate.userData?.addCommands("echo ECS_ENABLE_GPU_SUPPORT=true >> /etc/ecs/ecs.config");
     this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, "Group", {
       vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },

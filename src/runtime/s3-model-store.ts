@@ -1,5 +1,5 @@
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, posix } from "node:path";
 import {
   GetObjectCommand,
   type GetObjectCommandOutput,
@@ -135,7 +135,7 @@ export function s3ModelStore(options: S3ModelStoreOptions): ModelStore {
 
     async readModel(file, ref) {
       const digest = modelDigest(file);
-      const folder = ref === undefined ? prefix : dirname(manifestKey(ref));
+      const folder = ref === undefined ? prefix : posix.dirname(manifestKey(ref));
       const key = s3Key(folder === "." ? "" : folder, file);
       const url = `s3://${bucket}/${key}`;
       const path = cachePath(key);
