@@ -1,3 +1,4 @@
+import { Agent, request as httpRequest } from "node:http";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -15,8 +16,43 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  agent.destroy();
   await server?.stop();
 });
+
+// node:http with keep-alive: several times cheaper per request than fetch, which keeps 10,000 quick.
+const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+
+function send(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+): Promise<{ status: number; contentType: string; text: string }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(server.url);
+    // Framed as fetch would: Node sends a DELETE's body unframed unless told its length.
+    const framed =
+      body === undefined ? headers : { ...headers, "content-length": String(Buffer.byteLength(body)) };
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, method, path, headers: framed, agent },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers["content-type"] ?? ""),
+            text: Buffer.concat(chunks).toString(),
+          }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
 
 const printable = fc.string({
   unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)),
@@ -177,22 +213,19 @@ describe("generated requests", () => {
     const statuses = new Map<number, number>();
     // Sampled with a fixed seed and sent a few at a time: concurrency is part of what is tested.
     const requests = fc.sample(request, { numRuns: 10_000, seed: 20_260_414 });
-    const send = async (r: (typeof requests)[number]) => {
-      const init: RequestInit = { method: r.method, headers: r.headers };
-      if (r.method !== "GET") init.body = r.body;
-      const res = await server.call(r.path, init);
-      const text = await res.text();
+    const check = async (r: (typeof requests)[number]) => {
+      const res = await send(r.method, r.path, r.headers, r.method === "GET" ? undefined : r.body);
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      const what = `${r.method} ${r.path} ${r.body.slice(0, 200)} -> ${res.status} ${text.slice(0, 300)}`;
+      const what = `${r.method} ${r.path} ${JSON.stringify(r.headers)} ${r.body.slice(0, 200)} -> ${res.status} ${res.text.slice(0, 300)}`;
       expect(res.status, what).toBeLessThan(500);
       if (res.status >= 400) {
-        expect(res.headers.get("content-type"), what).toMatch(/^application\/problem\+json/);
-        const p = JSON.parse(text) as { status: number; title: string; detail: string };
+        expect(res.contentType, what).toMatch(/^application\/problem\+json/);
+        const p = JSON.parse(res.text) as { status: number; title: string; detail: string };
         expect(p.status, what).toBe(res.status);
         expect(typeof p.detail, what).toBe("string");
       }
     };
-    for (let i = 0; i < requests.length; i += 16) await Promise.all(requests.slice(i, i + 16).map(send));
+    for (let i = 0; i < requests.length; i += 16) await Promise.all(requests.slice(i, i + 16).map(check));
     expect((await server.call("/healthz")).status).toBe(200);
     // Most bodies fail validation early; some are real jobs at tiny n.
     expect(statuses.get(422) ?? 0).toBeGreaterThan(1000);
