@@ -41,6 +41,17 @@ describe("cdk synth", () => {
     expect(run.code).toBe(0);
     const template = JSON.parse(await readFile(join(outdir, "DualrsTest.template.json"), "utf8"));
     expect(Object.keys(template.Resources).length).toBeGreaterThan(50);
+    // Without a certificate: plain HTTP on 80, forwarded to the API, and no HTTPS listener.
+    const listeners = Object.values(
+      template.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>,
+    )
+      .filter((r) => r.Type === "AWS::ElasticLoadBalancingV2::Listener")
+      .map((r) => [
+        r.Properties.Port,
+        r.Properties.Protocol,
+        (r.Properties.DefaultActions as { Type: string }[])[0]?.Type,
+      ]);
+    expect(listeners).toEqual([[80, "HTTP", "forward"]]);
     // Environment-agnostic in the account: CloudFormation fills it in at deployment.
     expect(JSON.stringify(template)).toContain('{"Ref":"AWS::AccountId"}');
   });
