@@ -2,10 +2,10 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bundleSdk } from "../../web/bundle.js";
 import type { AppEnv } from "../env.js";
-import { problem, problemTypes } from "../middleware/problem.js";
+import { notFound, problemResponse, problemTypes } from "../middleware/problem.js";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -30,11 +30,11 @@ function packageRoot(): string {
 export function webRoutes(root = packageRoot()): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const publicDir = join(root, "src", "web", "public");
-  let sdk: Promise<string> | null = null;
+  let sdk: Promise<string | null> | null = null;
 
-  const file = async (path: string, maxAge = 0) => {
+  const file = async (c: Context<AppEnv>, path: string, maxAge = 0) => {
     const body = await readFile(path).catch(() => null);
-    if (!body) throw problem(404, problemTypes.notFound, "Not Found", "no such file");
+    if (!body) return notFound(c);
     return new Response(body, {
       headers: {
         "Content-Type": TYPES[extname(path)] ?? "application/octet-stream",
@@ -44,38 +44,38 @@ export function webRoutes(root = packageRoot()): Hono<AppEnv> {
     });
   };
 
-  app.get("/", () => file(join(publicDir, "index.html")));
+  app.get("/", (c) => file(c, join(publicDir, "index.html")));
   app.get("/web/:path{.+}", (c) => {
     const path = normalize(join(publicDir, c.req.param("path")));
-    if (!path.startsWith(publicDir + sep))
-      throw problem(404, problemTypes.notFound, "Not Found", "no such file");
-    return file(path, 300);
+    if (!path.startsWith(publicDir + sep)) return notFound(c);
+    return file(c, path, 300);
   });
   app.get("/sdk.js", async (c) => {
-    sdk ??= sdkBundle(root).catch((e: unknown) => {
+    sdk ??= sdkBundle(root);
+    const code = await sdk;
+    if (code === null) {
       sdk = null;
-      throw e;
-    });
-    return c.body(await sdk, 200, { "Content-Type": TYPES[".js"] as string, "Cache-Control": "no-cache" });
+      return problemResponse(c, {
+        type: problemTypes.notReady,
+        title: "Service Unavailable",
+        status: 503,
+        detail: "the SDK bundle is missing: run npm run build",
+      });
+    }
+    return c.body(code, 200, { "Content-Type": TYPES[".js"] as string, "Cache-Control": "no-cache" });
   });
-  app.get("/results/certified-accuracy.png", () =>
-    file(join(root, "docs", "results", "certified-accuracy.png"), 300),
+  app.get("/results/certified-accuracy.png", (c) =>
+    file(c, join(root, "docs", "results", "certified-accuracy.png"), 300),
   );
   return app;
 }
 
-async function sdkBundle(root: string): Promise<string> {
+/** The bundle built from source, else the prebuilt one, else null. */
+async function sdkBundle(root: string): Promise<string | null> {
   const source = join(root, "src", "sdk", "index.ts");
   if (existsSync(source)) {
     const built = await bundleSdk(source).catch(() => null);
     if (built) return built;
   }
-  const prebuilt = await readFile(join(root, "dist", "sdk", "dualrs.min.js"), "utf8").catch(() => null);
-  if (prebuilt) return prebuilt;
-  throw problem(
-    503,
-    problemTypes.notReady,
-    "Service Unavailable",
-    "the SDK bundle is missing: run npm run build",
-  );
+  return readFile(join(root, "dist", "sdk", "dualrs.min.js"), "utf8").catch(() => null);
 }
