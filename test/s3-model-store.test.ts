@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pushManifest } from "../src/cli/models.js";
@@ -134,11 +134,19 @@ describe("dualrs models push", () => {
     expect(await keys()).toEqual([`models/${digests.clf}.onnx`, "models/half.json"].sort());
   });
 
-  it("skips model files already in the bucket", async () => {
+  it("skips model files already in the bucket, and uploads a damaged one again", async () => {
     const result = await pushManifest(join(zoo, "pair.json"), { bucket: "zoo", prefix: "models" }, client);
     expect(result.skipped).toEqual([`${digests.clf}.onnx`]);
     expect(result.uploaded).toHaveLength(1);
     expect(await keys()).toHaveLength(4);
+    const key = `models/${digests.clf}.onnx`;
+    await client.send(new PutObjectCommand({ Bucket: "zoo", Key: key, Body: "truncated" }));
+    const again = await pushManifest(join(zoo, "half.json"), { bucket: "zoo", prefix: "models" }, client);
+    expect(again.uploaded).toEqual([`${digests.clf}.onnx`]);
+    const object = await client.send(new GetObjectCommand({ Bucket: "zoo", Key: key }));
+    expect(Buffer.from((await object.Body?.transformToByteArray()) ?? [])).toEqual(
+      await readFile(join(zoo, `${digests.clf}.onnx`)),
+    );
   });
 
   it("uploads nothing for a manifest whose local model file is corrupt", async () => {

@@ -64,7 +64,8 @@ function parsePushArgs(argv: string[]): PushArgs {
 
 /**
  * Validates the manifest at `path` and verifies its model files, uploads the files the bucket
- * lacks, then the manifest. Model keys are named by content, so a key already there is skipped.
+ * lacks, then the manifest. Model keys are named by content, so a key already there (with the
+ * right size) is skipped.
  */
 export async function pushManifest(
   path: string,
@@ -88,11 +89,12 @@ export async function pushManifest(
   for (const f of files) {
     signal?.throwIfAborted();
     const key = s3Key(to.prefix, f);
-    if (await exists(client, to.bucket, key)) {
+    const body = bytes.get(f);
+    // Same key, same content; a size that differs is a damaged object, uploaded again.
+    if ((await objectSize(client, to.bucket, key)) === body?.length) {
       result.skipped.push(f);
       continue;
     }
-    const body = bytes.get(f);
     await client.send(
       new PutObjectCommand({
         Bucket: to.bucket,
@@ -118,12 +120,13 @@ export async function pushManifest(
   return result;
 }
 
-async function exists(client: S3Client, bucket: string, key: string): Promise<boolean> {
+/** The size of object `key`, undefined when there is none. */
+async function objectSize(client: S3Client, bucket: string, key: string): Promise<number | undefined> {
   try {
-    await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
+    return (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentLength;
   } catch (e) {
-    if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+    if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
+      return undefined;
     throw e;
   }
 }
