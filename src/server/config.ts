@@ -69,6 +69,27 @@ export const ConfigEnv = z
         }
       })
       .describe("execution providers: auto, cpu, cuda or cuda,cpu"),
+    THREADS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(256)
+      .optional()
+      .describe("onnxruntime threads per job; default: one per core"),
+    WARM: z
+      .string()
+      .default("all")
+      .transform((s): "all" | string[] => {
+        const t = s.trim();
+        if (t === "all") return "all";
+        return t === "none"
+          ? []
+          : t
+              .split(",")
+              .map((id) => id.trim())
+              .filter(Boolean);
+      })
+      .describe("certifiers loaded before /readyz says ready: all, none, or a comma-separated list"),
     WORKER_CONCURRENCY: z.coerce
       .number()
       .int()
@@ -109,6 +130,8 @@ export interface ServerConfig {
   allowPrivateWebhooks: boolean;
   providers: ProviderConfig;
   workerConcurrency: number;
+  threads: number | undefined;
+  warm: "all" | string[];
 }
 
 /** A bad setting; the message names it. */
@@ -153,6 +176,8 @@ export function loadConfig(
     allowPrivateWebhooks: e.ALLOW_PRIVATE_WEBHOOKS,
     providers: e.PROVIDERS,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    threads: e.THREADS,
+    warm: e.WARM,
   };
 }
 

@@ -9,11 +9,15 @@ export async function openQueue(config: ServerConfig, store: ModelStore): Promis
   if (config.redisUrl) {
     throw new Error("REDIS_URL: the BullMQ backend is not available in this build");
   }
+  // A store that cannot be listed yet is not fatal here: /readyz reports it until it can.
+  const warm = config.warm === "all" ? await store.listManifests().catch(() => []) : config.warm;
   return createEmbeddedQueue({
     store,
     dataDir: config.dataDir,
     concurrency: config.workerConcurrency,
+    threads: config.threads,
     providers: config.providers,
+    warm,
     webhooks,
   });
 }
