@@ -7,6 +7,7 @@ import { createRedisQueue } from "../src/server/jobs/bullmq.js";
 import { createRedisWorker } from "../src/server/jobs/redis-worker.js";
 import { createRunner, type Runner } from "../src/server/jobs/runner.js";
 import type { Job, JobQueue } from "../src/server/jobs/types.js";
+import { buildPackage } from "./helpers/build.js";
 import { writeHalfSpaceZoo } from "./helpers/halfspace.js";
 import { halfSpaceSpec, until } from "./helpers/jobs.js";
 import { type RedisServer, startRedis } from "./helpers/redis.js";
@@ -17,6 +18,7 @@ let zoo: string;
 let dataDir: string;
 let store: ModelStore;
 let runner: Runner;
+let built: Awaited<ReturnType<typeof buildPackage>>;
 const closers: { close(): Promise<void> }[] = [];
 const workers: WorkerProcess[] = [];
 
@@ -26,16 +28,19 @@ const api = async (prefix: string): Promise<JobQueue> => {
   return q;
 };
 /** A `dualrs worker` process that finds dead workers' jobs quickly. */
-const workerProcess = async (prefix: string, env: Record<string, string> = {}) => {
-  const w = await startWorkerProcess({
-    REDIS_URL: redis.url,
-    REDIS_PREFIX: prefix,
-    MODEL_STORE: zoo,
-    DATA_DIR: dataDir,
-    WORKER_LOCK_MS: "2000",
-    WORKER_STALLED_MS: "500",
-    ...env,
-  });
+const workerProcess = async (prefix: string, env: Record<string, string> = {}, cli?: string) => {
+  const w = await startWorkerProcess(
+    {
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: prefix,
+      MODEL_STORE: zoo,
+      DATA_DIR: dataDir,
+      WORKER_LOCK_MS: "2000",
+      WORKER_STALLED_MS: "500",
+      ...env,
+    },
+    cli,
+  );
   workers.push(w);
   return w;
 };
@@ -52,6 +57,7 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "dualrs-faults-"));
   store = localModelStore(zoo);
   runner = createRunner({ store, concurrency: 2, threads: 1, providers: ["cpu"] });
+  built = await buildPackage();
 });
 
 afterAll(async () => {
@@ -60,12 +66,17 @@ afterAll(async () => {
   await runner?.close();
   await redis?.destroy();
   for (const d of [zoo, dataDir]) await rm(d, { recursive: true, force: true });
+  await built?.remove();
 });
 
 describe("faults on Redis", () => {
   it("finishes a job whose worker was killed mid-job on another worker, to the same certificate", async () => {
     const q = await api("kill");
-    const pair = await Promise.all([workerProcess("kill"), workerProcess("kill")]);
+    // One worker runs from source, the other from the build: both run the job, one after the other.
+    const pair = await Promise.all([
+      workerProcess("kill"),
+      workerProcess("kill", {}, join(built.dir, "cli/index.js")),
+    ]);
     const spec = halfSpaceSpec({ n: 400_000, batchSize: 1000, seed: 5 });
     const { job } = await q.submit(spec, { fingerprint: "k" });
     await until(async () => ((await q.get(job.id))?.progress.done ?? 0) > 0, "a worker to run the job");

@@ -135,6 +135,30 @@ describe("BullMQ queue", () => {
     expect((await finished(q, (await submit(q)).id)).status).toBe("succeeded");
   });
 
+  it("renews the lock of a job that runs longer than it, so the job runs once", async () => {
+    const q = await open({ apiOnly: true });
+    const lines: string[] = [];
+    const w = await createRedisWorker({
+      redisUrl: redis.url,
+      prefix: `t${prefixes - 1}`,
+      store,
+      runner,
+      lockDurationMs: 1000,
+      stalledIntervalMs: 200,
+      maxStalledCount: 0,
+      log: (line) => lines.push(line),
+    });
+    closers.unshift(w);
+    const { job } = await q.submit(halfSpaceSpec({ n: 1e9, batchSize: 1000 }), { fingerprint: "l" });
+    await until(async () => ((await q.get(job.id))?.progress.done ?? 0) > 0, "the job to run");
+    // Several lock durations: a lock that lapsed would make the job stall, and fail (maxStalledCount 0).
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    expect((await q.get(job.id))?.status).toBe("running");
+    await q.cancel(job.id);
+    expect((await finished(q, job.id)).status).toBe("canceled");
+    expect(lines).toEqual([`job ${job.id} running`, `job ${job.id} canceled`]);
+  });
+
   it("fails a job whose certification fails, once", async () => {
     const q = await open();
     const { job } = await q.submit({ ...halfSpaceSpec(), certifier: "missing" }, { fingerprint: "m" });

@@ -7,9 +7,16 @@ export interface WorkerProcess {
   stderr(): string;
 }
 
-/** `dualrs worker` as its own process (node itself, not npx, so that signals reach it). */
-export async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/index.ts", "worker"], {
+/**
+ * `dualrs worker` as its own process (node itself, not npx, so that signals reach it), from the
+ * TypeScript source or from a build's `cli/index.js`.
+ */
+export async function startWorkerProcess(
+  env: Record<string, string>,
+  builtCli?: string,
+): Promise<WorkerProcess> {
+  const args = builtCli ? [builtCli, "worker"] : ["--import", "tsx", "src/cli/index.ts", "worker"];
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, PROVIDERS: "cpu", WORKER_THREADS: "1", ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
