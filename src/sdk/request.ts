@@ -18,8 +18,6 @@ export interface Request extends RequestOptions {
   path: string;
   query?: Record<string, string | number | undefined> | undefined;
   body?: unknown;
-  /** Whether resending is safe: true for GETs, and for a create that carries an `Idempotency-Key`. */
-  retry?: boolean | undefined;
 }
 
 export interface Transport {
@@ -32,8 +30,9 @@ export interface Transport {
 
 /**
  * Sends a request and answers its JSON body. Connection errors, timeouts and retryable statuses
- * (see `shouldRetry`) are retried with backoff when resending is safe; any other status is thrown
- * as the `APIError` subclass of its status, with the problem document the server sent.
+ * (see `shouldRetry`) are retried with backoff; that is safe for every request the client makes
+ * (reads, cancels, and creates, which always carry an `Idempotency-Key`). Any other status is
+ * thrown as the `APIError` subclass of its status, with the problem document the server sent.
  */
 export async function send<T>(t: Transport, req: Request): Promise<T> {
   const url = new URL(t.baseURL.replace(/\/+$/, "") + req.path);
@@ -42,7 +41,7 @@ export async function send<T>(t: Transport, req: Request): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json", ...req.headers };
   if (t.apiKey) headers.authorization = `Bearer ${t.apiKey}`;
   if (req.body !== undefined) headers["content-type"] = "application/json";
-  const retries = req.retry === false ? 0 : (req.maxRetries ?? t.maxRetries);
+  const retries = req.maxRetries ?? t.maxRetries;
   for (let attempt = 0; ; attempt++) {
     const timeout = AbortSignal.timeout(req.timeout ?? t.timeout);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;

@@ -50,7 +50,6 @@ export class Certify {
       ...options,
       method: "POST",
       path: `/certify/${encodeURIComponent(id)}/cancel`,
-      retry: true,
     });
   }
 
