@@ -12,6 +12,7 @@ import {
   type Job,
   type JobQueue,
 } from "../src/server/jobs/types.js";
+import { registry } from "../src/server/metrics.js";
 import { writeHalfSpaceZoo } from "./helpers/halfspace.js";
 import { halfSpaceSpec, until } from "./helpers/jobs.js";
 
@@ -66,6 +67,12 @@ describe("embedded queue", () => {
     expect(await q.get("00000000-0000-7000-8000-000000000000")).toBeNull();
     expect(await q.counts()).toEqual({ queued: 0, running: 0, succeeded: 1, failed: 0, canceled: 0 });
     expect(await q.readiness()).toMatchObject({ ready: true });
+    // The runner feeds the service's metrics.
+    const metrics = await registry.metrics();
+    expect(metrics).toMatch(/dualrs_samples_total\{certifier="dual-halfspace"\} \d+/);
+    expect(metrics).toContain(
+      'dualrs_job_duration_seconds_count{certifier="dual-halfspace",status="succeeded"}',
+    );
   });
 
   it("starts jobs first in, first out", async () => {

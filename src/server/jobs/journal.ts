@@ -51,6 +51,8 @@ export class Journal {
       }
     }
     const handle = await open(file, "a");
+    // A new file's name is durable only once its folder is synced.
+    if (text === "") await syncDir(file);
     return { journal: new Journal(file, handle, records.length), records };
   }
 
@@ -109,15 +111,19 @@ export class Journal {
       await out.close();
     }
     await rename(tmp, this.file);
-    const dir = await open(dirname(this.file) || ".", "r");
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await syncDir(this.file);
     await this.handle.close();
     this.handle = await open(this.file, "a");
     this.lines = records.length;
+  }
+}
+
+async function syncDir(file: string): Promise<void> {
+  const dir = await open(dirname(file), "r");
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
   }
 }
 
