@@ -25,6 +25,11 @@ export const ConfigEnv = z
       .regex(/^rediss?:\/\//, "expected redis://host:port or rediss://...")
       .optional()
       .describe("use BullMQ on this Redis instead of the embedded queue"),
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, _ . -")
+      .default("dualrs")
+      .describe("key prefix in Redis, the same for the API and its workers"),
     DATA_DIR: z.string().min(1).default("data").describe("the embedded queue's journal"),
     API_KEYS: z
       .string()
@@ -122,6 +127,7 @@ export interface ServerConfig {
   modelCacheDir: string;
   s3Endpoint: string | undefined;
   redisUrl: string | undefined;
+  redisPrefix: string;
   dataDir: string;
   apiKeyHashes: string[];
   webhookSecret: string | undefined;
@@ -168,6 +174,7 @@ export function loadConfig(
     modelCacheDir: e.MODEL_CACHE_DIR ?? `${e.DATA_DIR}/model-cache`,
     s3Endpoint: e.S3_ENDPOINT,
     redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
     dataDir: e.DATA_DIR,
     apiKeyHashes: e.API_KEYS,
     webhookSecret: e.WEBHOOK_SECRET,

@@ -1,23 +1,33 @@
 import type { ModelStore } from "../runtime/model-store.js";
 import type { ServerConfig } from "./config.js";
+import { createRedisQueue } from "./jobs/bullmq.js";
 import { createEmbeddedQueue } from "./jobs/embedded.js";
 import type { JobQueue } from "./jobs/types.js";
 
-/** The queue the configuration selects: BullMQ when REDIS_URL is set, the embedded journaled queue otherwise. */
+/**
+ * The queue the configuration selects: BullMQ on REDIS_URL (with a local worker unless
+ * WORKER_CONCURRENCY is 0, when `dualrs worker` processes take the jobs), or the embedded,
+ * journaled queue otherwise.
+ */
 export async function openQueue(config: ServerConfig, store: ModelStore): Promise<JobQueue> {
   const webhooks = { secret: config.webhookSecret, allowPrivate: config.allowPrivateWebhooks };
-  if (config.redisUrl) {
-    throw new Error("REDIS_URL: the BullMQ backend is not available in this build");
-  }
+  const runs = config.workerConcurrency > 0;
   // A store that cannot be listed yet is not fatal here: /readyz reports it until it can.
-  const warm = config.warm === "all" ? await store.listManifests().catch(() => []) : config.warm;
-  return createEmbeddedQueue({
+  const warm = !runs ? [] : config.warm === "all" ? await store.listManifests().catch(() => []) : config.warm;
+  const execution = {
     store,
-    dataDir: config.dataDir,
     concurrency: config.workerConcurrency,
     threads: config.threads,
     providers: config.providers,
     warm,
-    webhooks,
-  });
+  };
+  if (config.redisUrl) {
+    return createRedisQueue({
+      redisUrl: config.redisUrl,
+      prefix: config.redisPrefix,
+      worker: runs ? execution : undefined,
+      webhooks,
+    });
+  }
+  return createEmbeddedQueue({ ...execution, dataDir: config.dataDir, webhooks });
 }
