@@ -7,29 +7,6 @@ import { UsageError } from "./errors.js";
 
 /** Settings of a worker process beyond the server's (config.ts), also from the environment. */
 const WorkerEnv = z.object({
-  REDIS_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, _ . -")
-    .default("dualrs")
-    .describe("key prefix in Redis, the same as the API's"),
-  WORKER_THREADS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .optional()
-    .describe("onnxruntime threads per job; default one per core"),
-  WORKER_WARM: z
-    .string()
-    .optional()
-    .transform((s) =>
-      s
-        ? s
-            .split(",")
-            .map((c) => c.trim())
-            .filter(Boolean)
-        : [],
-    )
-    .describe("comma-separated certifiers to load before taking jobs"),
   WORKER_LOCK_MS: z.coerce
     .number()
     .int()
@@ -54,10 +31,13 @@ const names = [...Object.keys(ConfigEnv.shape), ...Object.keys(WorkerEnv.shape)]
 const flagOf = (name: string) => name.toLowerCase().replaceAll("_", "-");
 const shown = [
   "REDIS_URL",
+  "REDIS_PREFIX",
   "MODEL_STORE",
   "MODEL_CACHE_DIR",
   "S3_ENDPOINT",
   "PROVIDERS",
+  "THREADS",
+  "WARM",
   "WORKER_CONCURRENCY",
   "WEBHOOK_SECRET",
   "ALLOW_PRIVATE_WEBHOOKS",
@@ -117,12 +97,12 @@ export async function workerCommand(argv: string[], signal: AbortSignal): Promis
   });
   const worker = await createRedisWorker({
     redisUrl: config.redisUrl,
-    prefix: env.REDIS_PREFIX,
+    prefix: config.redisPrefix,
     store,
     concurrency: config.workerConcurrency,
-    threads: env.WORKER_THREADS,
+    threads: config.threads,
     providers: config.providers,
-    warm: env.WORKER_WARM,
+    warm: config.warm === "all" ? await store.listManifests().catch(() => []) : config.warm,
     webhooks: { secret: config.webhookSecret, allowPrivate: config.allowPrivateWebhooks },
     lockDurationMs: env.WORKER_LOCK_MS,
     stalledIntervalMs: env.WORKER_STALLED_MS,

@@ -17,7 +17,7 @@ export async function startWorkerProcess(
 ): Promise<WorkerProcess> {
   const args = builtCli ? [builtCli, "worker"] : ["--import", "tsx", "src/cli/index.ts", "worker"];
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, PROVIDERS: "cpu", WORKER_THREADS: "1", ...env },
+    env: { ...process.env, PROVIDERS: "cpu", THREADS: "1", ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
