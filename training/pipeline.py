@@ -15,7 +15,7 @@ import json
 import os
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 
@@ -66,7 +66,7 @@ SMOKE = Budget(train_n=1000, expert_epochs=1, label_n=200, label_n_denoised=100,
 class Run:
     def __init__(self, args: argparse.Namespace):
         self.args = args
-        self.budget = SMOKE if args.smoke else Budget()
+        self.budget = replace(SMOKE if args.smoke else Budget(), **args.budget)
         self.work = args.work or ("out/training-smoke" if args.smoke else "out/training")
         os.makedirs(self.work, exist_ok=True)
         self.log_path = os.path.join(self.work, "log.txt")
@@ -342,6 +342,18 @@ def export(run: Run, out_dir: str) -> None:
     report.write_readme(run.metrics, files, out_dir, smoke=run.args.smoke)
 
 
+def parse_budget(items: list[str]) -> dict:
+    """`FIELD=VALUE` overrides of Budget, typed like the field they set."""
+    types = {f.name: f.type for f in fields(Budget)}
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key not in types or not value:
+            raise SystemExit(f"--set {item!r}: expected FIELD=VALUE with FIELD one of {sorted(types)}")
+        out[key] = float(value) if types[key] in (float, "float") else int(value)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python3 -m training.pipeline", description=__doc__.split("\n\n")[0])
     p.add_argument("--smoke", action="store_true", help="~1000 images, one epoch, tiny sample counts")
@@ -353,7 +365,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data", default=data.DEFAULT_DIR)
     p.add_argument("--reeval", action="store_true", help="recompute the metrics of cached nets")
     p.add_argument("--no-export", action="store_true")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override one Budget field, e.g. --set label_n=8000 (repeatable)")
     args = p.parse_args(argv)
+    args.budget = parse_budget(args.set)
     args.retrain = set(filter(None, args.retrain.split(",")))
     torch.set_num_threads(args.threads)
     run = Run(args)
