@@ -4,7 +4,6 @@ import { join } from "node:path";
 import pngjs from "pngjs";
 import { localModelStore } from "../../src/runtime/model-store.js";
 import { loadConfig } from "../../src/server/config.js";
-import { createEmbeddedQueue } from "../../src/server/jobs/embedded.js";
 import { type RunningServer, startServer } from "../../src/server/server.js";
 import { halfSpaceModel, linearModel } from "./onnx-builder.js";
 import { writeServerZoo } from "./server-zoo.js";
@@ -88,17 +87,11 @@ export async function startSdkServer(env: Record<string, string> = {}): Promise<
     MODEL_STORE: zoo,
     DATA_DIR: join(dir, "data"),
     PROVIDERS: "cpu",
+    THREADS: "1",
     ...env,
   });
-  const store = localModelStore(zoo);
-  // The embedded queue as `dualrs serve` runs it, made here until openQueue selects it itself.
-  const queue = await createEmbeddedQueue({
-    store,
-    dataDir: config.dataDir,
-    providers: config.providers,
-    webhooks: { secret: config.webhookSecret, allowPrivate: config.allowPrivateWebhooks },
-  });
-  const server = await startServer({ config, store, queue });
+  // The embedded queue, as `dualrs serve` runs it.
+  const server = await startServer({ config, store: localModelStore(zoo) });
   return {
     ...server,
     async stop() {
