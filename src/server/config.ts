@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { type ProviderConfig, parseProviders } from "../runtime/providers.js";
+import { secretKey } from "./webhooks/signature.js";
 
 /**
  * The server's settings, from environment variables (names as below) and `dualrs serve` flags
@@ -45,7 +46,17 @@ export const ConfigEnv = z
         "each key must be the sha256 of an API key, 64 hex digits",
       )
       .describe("comma-separated sha256 hashes (hex) of the accepted API keys"),
-    WEBHOOK_SECRET: z.string().min(1).optional().describe("Standard Webhooks signing secret (whsec_...)"),
+    WEBHOOK_SECRET: z
+      .string()
+      .refine((v) => {
+        try {
+          return secretKey(v).length > 0;
+        } catch {
+          return false;
+        }
+      }, "expected whsec_ followed by at least 16 bytes in base64")
+      .optional()
+      .describe("Standard Webhooks signing secret (whsec_...)"),
     RATE_LIMIT: z.coerce
       .number()
       .int()
