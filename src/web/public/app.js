@@ -128,7 +128,7 @@ form.addEventListener("submit", async (event) => {
     );
     progress.value = 1;
     await showCertificate(certificate, certifier);
-    say("Certified.");
+    say(certificate.abstained ? "Done: the smoothed classifier abstains on this input." : "Certified.");
   } catch (e) {
     say(e instanceof APIUserAbortError ? "Canceled." : e.message, !(e instanceof APIUserAbortError));
   } finally {
@@ -185,7 +185,9 @@ async function showCertificate(cert, certifier) {
   const prediction = $("prediction");
   prediction.textContent = cert.prediction ? cert.prediction.label : `Abstained (${cert.abstainReason})`;
   prediction.classList.toggle("abstain", cert.prediction === null);
-  $("radius").textContent = `certified radius ${fmt(cert.radius)}`;
+  const radius = $("radius");
+  radius.textContent = cert.abstained ? "no certificate: abstained" : `certified radius ${fmt(cert.radius)}`;
+  radius.classList.toggle("abstain", cert.abstained);
   const { estimator, classifier } = cert.stages;
   facts($("facts"), [
     ["mode", cert.mode],
