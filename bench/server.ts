@@ -4,7 +4,7 @@
  * off the main thread, so the two should be close. Writes docs/server-benchmarks.md.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { localModelStore } from "../src/runtime/model-store.js";
 import { loadConfig } from "../src/server/config.js";
@@ -137,6 +137,9 @@ the embedded queue's worker threads. Client and server share one Node process, s
 include the client's own time.
 
 - Machine: ${cpu.length} x ${cpu[0]?.model ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, CPU execution provider
+- Load average at the end (other processes share the machine): ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(", ")}
 - Certifier: \`${id}\` (input [${manifest.input.shape.join(", ")}])
 - Date: ${new Date().toISOString().slice(0, 10)}
 
