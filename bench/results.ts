@@ -4,8 +4,9 @@
  * with the plots. Runs already in out/eval with the same settings are reused, so an interrupted
  * run resumes where it stopped.
  *
- *   DUALRS_RESULTS_COUNT (500), DUALRS_RESULTS_DENOISED_COUNT (the same), DUALRS_RESULTS_N (10000),
- *   DUALRS_RESULTS_SEED (0), DUALRS_ZOO (models)
+ *   DUALRS_RESULTS_COUNT (500) images, every DUALRS_RESULTS_SKIP-th (1); the denoised configuration
+ *   DUALRS_RESULTS_DENOISED_COUNT and _SKIP (the same); DUALRS_RESULTS_N (10000), DUALRS_RESULTS_SEED
+ *   (0), DUALRS_ZOO (models)
  */
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -15,18 +16,21 @@ import { parseEvaluateArgs, runEvaluate } from "../src/cli/evaluate.js";
 import { type Combined, combineRuns, type EvalRun, readRun } from "../src/eval/combine.js";
 import { formatSeconds } from "../src/eval/markdown.js";
 import { renderPng } from "../src/eval/png.js";
+import { describeInputs } from "../src/eval/summary.js";
 
 const ZOO = process.env.DUALRS_ZOO ?? "models";
 const COUNT = Number(process.env.DUALRS_RESULTS_COUNT ?? 500);
+const SKIP = Number(process.env.DUALRS_RESULTS_SKIP ?? 1);
 const DENOISED_COUNT = Number(process.env.DUALRS_RESULTS_DENOISED_COUNT ?? COUNT);
+const DENOISED_SKIP = Number(process.env.DUALRS_RESULTS_DENOISED_SKIP ?? SKIP);
 const N = Number(process.env.DUALRS_RESULTS_N ?? 10_000);
 const SEED = Number(process.env.DUALRS_RESULTS_SEED ?? 0);
 const SIGMAS = ["0.12", "0.25", "0.5", "1.0"];
 const DOCS = "docs";
 
 /** Each configuration's run, evaluated now or read back from an earlier one with the same settings. */
-async function runOf(manifest: string, count: number): Promise<EvalRun> {
-  const out = join("out", "eval", `${manifest}-${count}-${N}`);
+async function runOf(manifest: string, count: number, skip: number): Promise<EvalRun> {
+  const out = join("out", "eval", `${manifest}-${count}${skip > 1 ? `x${skip}` : ""}-${N}`);
   const summary = join(out, "summary.json");
   if (existsSync(summary)) {
     const run = await readRun(summary);
@@ -36,9 +40,18 @@ async function runOf(manifest: string, count: number): Promise<EvalRun> {
       { file: string }
     >;
     const same = Object.entries(s.models).every(([k, d]) => models[k]?.file === `${d}.onnx`);
-    if (same && s.seed === SEED && s.parameters.n === N && s.inputs.count === count) return run;
+    const { count: c, stride } = s.inputs;
+    if (same && s.seed === SEED && s.parameters.n === N && c === count && stride === skip) return run;
   }
-  const args = ["--manifest", join(ZOO, `${manifest}.json`), "--count", String(count), "--n", String(N)];
+  const args = [
+    "--manifest",
+    join(ZOO, `${manifest}.json`),
+    "--count",
+    String(count),
+    "--skip",
+    String(skip),
+  ];
+  args.push("--n", String(N));
   args.push("--n0", "100", "--alpha", "0.001", "--seed", String(SEED), "--out", out);
   console.error(`evaluating ${manifest} on ${count} images`);
   await runEvaluate(parseEvaluateArgs(args), new AbortController().signal);
@@ -46,9 +59,9 @@ async function runOf(manifest: string, count: number): Promise<EvalRun> {
 }
 
 const globals: EvalRun[] = [];
-for (const s of SIGMAS) globals.push(await runOf(`fmnist-expert-${s}`, COUNT));
-const dualExperts = await runOf("fmnist-dual-experts", COUNT);
-const dualDenoised = await runOf("fmnist-dual-denoised", DENOISED_COUNT);
+for (const s of SIGMAS) globals.push(await runOf(`fmnist-expert-${s}`, COUNT, SKIP));
+const dualExperts = await runOf("fmnist-dual-experts", COUNT, SKIP);
+const dualDenoised = await runOf("fmnist-dual-denoised", DENOISED_COUNT, DENOISED_SKIP);
 
 await mkdir(join(DOCS, "results"), { recursive: true });
 const main = combineRuns([...globals, dualExperts], {
@@ -126,7 +139,7 @@ how each model was trained). Certified accuracy at radius r is the share of imag
 classified correctly with a certified L2 radius above r; an abstention in either stage counts as
 radius 0. Pixels are in [0, 1] and so are the radii and sigmas.
 
-- Images: the first ${COUNT} Fashion-MNIST test images (the denoised configuration: the first ${DENOISED_COUNT}); image i is certified with seed ${SEED} + i in every configuration.
+- Images: Fashion-MNIST test images ${describeInputs(dualExperts.summary.inputs)} (the denoised configuration: ${describeInputs(dualDenoised.summary.inputs)}); image i is certified with seed ${SEED} + i in every configuration.
 - Each stage: n0 = 100 selection draws, n = ${N} estimation draws; alpha = 0.001 for the whole certificate (Dual RS: 0.0005 for each stage).
 - Dual RS (Sun, Mao, Vechev 2026): the estimator is smoothed at sigma_e = 1.0 and routes to sigma in {${SIGMAS.join(", ")}}; the certificate's radius is min(R_sigma, R_c).
 - The oracle takes, per image, the best of the four global-sigma certificates: the upper bound of any routing between these experts (it is not a certificate: choosing after looking is not sound).
