@@ -37,6 +37,7 @@ const workerProcess = async (prefix: string, env: Record<string, string> = {}, c
       DATA_DIR: dataDir,
       WORKER_LOCK_MS: "2000",
       WORKER_STALLED_MS: "500",
+      WORKER_METRICS_PORT: "0",
       ...env,
     },
     cli,
@@ -86,6 +87,13 @@ describe("faults on Redis", () => {
     const killedAt = (await q.get(job.id))?.startedAt;
     const done = await finished(q, job.id);
     expect(b.stderr()).toContain(`job ${job.id} succeeded`);
+    // The worker that ran it counts its samples and latency in its own metrics.
+    const metricsUrl = /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(b.stderr())?.[1] ?? "";
+    const metrics = await (await fetch(metricsUrl)).text();
+    expect(metrics).toMatch(/dualrs_samples_total\{certifier="dual-halfspace"\} \d+/);
+    expect(metrics).toContain(
+      'dualrs_job_duration_seconds_count{certifier="dual-halfspace",status="succeeded"} 1',
+    );
     expect(done.status).toBe("succeeded");
     expect(done.startedAt).not.toBe(killedAt);
     expect(done.certificate).toEqual(await runner.run(spec));

@@ -1,8 +1,10 @@
+import { createServer, type Server } from "node:http";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { openModelStore } from "../runtime/open-model-store.js";
 import { ConfigEnv, ConfigError, loadConfig } from "../server/config.js";
 import { createRedisWorker } from "../server/jobs/redis-worker.js";
+import { registry } from "../server/metrics.js";
 import { UsageError } from "./errors.js";
 
 /** Settings of a worker process beyond the server's (config.ts), also from the environment. */
@@ -19,6 +21,13 @@ const WorkerEnv = z.object({
     .min(100)
     .default(30_000)
     .describe("how often to look for jobs whose worker died"),
+  WORKER_METRICS_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65_535)
+    .optional()
+    .describe("serve Prometheus metrics (job latency, samples) at http://HOST:PORT/metrics; 0 picks a port"),
   WORKER_DRAIN_MS: z.coerce
     .number()
     .int()
@@ -109,6 +118,10 @@ export async function workerCommand(argv: string[], signal: AbortSignal): Promis
     drainMs: env.WORKER_DRAIN_MS,
     log: (line) => process.stderr.write(`dualrs: ${line}\n`),
   });
+  const metrics =
+    env.WORKER_METRICS_PORT === undefined
+      ? undefined
+      : await serveMetrics(config.host, env.WORKER_METRICS_PORT);
   process.stderr.write(`dualrs: worker taking jobs, ${config.workerConcurrency} at once\n`);
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", () => resolve());
@@ -117,4 +130,28 @@ export async function workerCommand(argv: string[], signal: AbortSignal): Promis
   });
   process.stderr.write("dualrs: worker stopping\n");
   await worker.close();
+  metrics?.close();
+}
+
+/** The worker's own metrics: its jobs' latency and samples are counted here, not in the API. */
+async function serveMetrics(host: string, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== "GET" || req.url !== "/metrics") {
+      res.writeHead(404).end();
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, resolve);
+  });
+  const address = server.address();
+  process.stderr.write(
+    `dualrs: metrics at http://${host}:${typeof address === "object" && address ? address.port : port}/metrics\n`,
+  );
+  return server;
 }
