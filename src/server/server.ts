@@ -21,6 +21,8 @@ export interface RunningServer {
   url: string;
   port: number;
   queue: JobQueue;
+  /** The app's own fetch: a request answered in process, exactly as over the socket but for the transport. */
+  fetch(request: Request): Promise<Response>;
   /** Stops accepting connections, closes the queue (running jobs finish or go back), then resolves. */
   close(): Promise<void>;
 }
@@ -57,6 +59,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     url: `http://${host}:${address.port}`,
     port: address.port,
     queue,
+    fetch: async (request) => app.fetch(request),
     close() {
       closing ??= (async () => {
         // Stop accepting first; requests in flight (a Prefer: wait among them) end as the queue closes.
