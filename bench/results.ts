@@ -116,6 +116,16 @@ function cost(): string[] {
   });
 }
 
+/** How often R_sigma, not R_c, set the radius, and the accuracy the classifier stage alone would reach. */
+function estimatorCap(run: EvalRun): string {
+  const rows = run.rows.filter((r) => r.dual && r.correct);
+  const capped = rows.filter((r) => (r.dual?.rSigma ?? 0) < (r.dual?.rC ?? 0));
+  const lost = (r: number) =>
+    capped.filter((row) => (row.dual?.rSigma ?? 0) <= r && (row.dual?.rC ?? 0) > r).length;
+  const at = [0.25, 0.5, 1.0].map((r) => `${((100 * lost(r)) / run.rows.length).toFixed(1)} at r = ${r}`);
+  return `On ${capped.length} of the ${rows.length} images it certified correctly, the estimator's radius R_sigma was the smaller one and set the certificate's radius; had R_c alone counted, certified accuracy would be higher by ${at.join(", ")} points (a diagnostic, not a certificate: the routing itself must be certified).`;
+}
+
 function routing(run: EvalRun): string {
   const counts = new Map<string, number>();
   for (const row of run.rows) {
@@ -168,6 +178,7 @@ ${claims(dualExperts).join("\n")}
 
 Routing of \`fmnist-dual-experts\` on these images: ${routing(dualExperts)}.
 Abstentions: ${d.abstained} of ${d.inputs.count}${d.fallbacks ? `, ${d.fallbacks} fallbacks` : ""}.
+${estimatorCap(dualExperts)}
 
 ## Cost
 
