@@ -182,7 +182,9 @@ ${estimatorCap(dualExperts)}
 
 ## Cost
 
-Samples per image and time per image, over the mean of the four global runs (one stage each).
+Samples per image and time per image, over the mean of the four global runs (one stage each). The
+runs' wall times were taken on a shared machine under varying load, so their ratio is rough; the
+side-by-side throughput of dual and single-stage certification is in [benchmarks.md](benchmarks.md).
 
 | configuration | draws / image | draws over global | time / image | time over global |
 | --- | ---: | ---: | ---: | ---: |
