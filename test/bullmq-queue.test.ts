@@ -2,10 +2,12 @@ import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Redis } from "ioredis";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localModelStore, type ModelStore } from "../src/runtime/model-store.js";
 import { createRedisQueue, type RedisQueueOptions } from "../src/server/jobs/bullmq.js";
+import { RedisRecords } from "../src/server/jobs/redis-records.js";
 import { createRedisWorker, type RedisWorker } from "../src/server/jobs/redis-worker.js";
 import { createRunner, type Runner } from "../src/server/jobs/runner.js";
 import {
@@ -44,7 +46,7 @@ async function worker(prefix: string): Promise<RedisWorker> {
 }
 const submit = (q: JobQueue, ...args: Parameters<typeof halfSpaceSpec>) =>
   q.submit(halfSpaceSpec(...args), { fingerprint: "f" }).then((r) => r.job);
-const finished = (q: JobQueue, id: string) => q.wait(id, 60_000) as Promise<Job>;
+const finished = (q: JobQueue, id: string) => q.wait(id, 120_000) as Promise<Job>;
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -157,6 +159,25 @@ describe("BullMQ queue", () => {
     await q.cancel(job.id);
     expect((await finished(q, job.id)).status).toBe("canceled");
     expect(lines).toEqual([`job ${job.id} running`, `job ${job.id} canceled`]);
+  });
+
+  it("forgets finished jobs past their retention, and only those", async () => {
+    const q = await open({ apiOnly: true });
+    const prefix = `t${prefixes - 1}`;
+    const connection = new Redis(redis.url);
+    try {
+      const waiting = await submit(q, { seed: 1 });
+      const canceled = await submit(q, { seed: 2 });
+      await q.cancel(canceled.id);
+      const records = new RedisRecords(connection, prefix);
+      expect(await records.expire(Date.now() - 60_000)).toBe(0);
+      expect(await records.expire(Date.now() + 1)).toBe(1);
+      expect(await q.get(canceled.id)).toBeNull();
+      expect((await q.list({ limit: 10 })).jobs.map((j) => j.id)).toEqual([waiting.id]);
+      expect(await q.counts()).toEqual({ queued: 1, running: 0, succeeded: 0, failed: 0, canceled: 0 });
+    } finally {
+      connection.disconnect();
+    }
   });
 
   it("fails a job whose certification fails, once", async () => {

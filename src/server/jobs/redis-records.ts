@@ -1,6 +1,14 @@
 import type { Redis } from "ioredis";
 import { decodeCursor, encodeCursor, zeroCounts } from "./record.js";
-import type { Job, JobCounts, JobPage, JobStatus, ListQuery, WebhookDelivery } from "./types.js";
+import {
+  type Job,
+  type JobCounts,
+  type JobPage,
+  type JobStatus,
+  type ListQuery,
+  TERMINAL,
+  type WebhookDelivery,
+} from "./types.js";
 
 const STATUSES: JobStatus[] = ["queued", "running", "succeeded", "failed", "canceled"];
 
@@ -12,6 +20,8 @@ export function redisKeys(prefix: string) {
     /** Every job id, in a sorted set ordered by id (UUIDv7: by creation). */
     all: `${prefix}:jobs`,
     byStatus: (s: JobStatus) => `${prefix}:jobs:${s}`,
+    /** Finished job ids scored by when they finished, for retention. */
+    finished: `${prefix}:finished`,
     idempotency: (key: string) => `${prefix}:idempotency:${key}`,
     /** Pub/sub: a job id whose cancel was requested; a job id that reached a final state. */
     cancelChannel: `${prefix}:cancel`,
@@ -22,7 +32,8 @@ export type RedisKeys = ReturnType<typeof redisKeys>;
 
 /**
  * Moves a job to another status, keeping the per-status indexes in step, only if its status is one
- * of the expected ones (ARGV[3], comma-separated; empty: any). Returns "OK" or the current status.
+ * of the expected ones (ARGV[3], comma-separated; empty: any); a final status (ARGV[5] a time in ms)
+ * enters the finished index. Returns "OK" or the current status.
  */
 const setStatusScript = `
 local cur = redis.call('HGET', KEYS[1], 'status')
@@ -34,7 +45,8 @@ if ARGV[3] ~= '' then
 end
 redis.call('ZREM', ARGV[4] .. cur, ARGV[1])
 redis.call('ZADD', ARGV[4] .. ARGV[2], 0, ARGV[1])
-redis.call('HSET', KEYS[1], 'status', ARGV[2], unpack(ARGV, 5))
+if ARGV[5] ~= '' then redis.call('ZADD', KEYS[2], tonumber(ARGV[5]), ARGV[1]) end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], unpack(ARGV, 6))
 return 'OK'
 `;
 
@@ -83,7 +95,7 @@ export class RedisRecords {
   ) {
     this.keys = redisKeys(prefix);
     if (!("dualrsSetStatus" in redis))
-      redis.defineCommand("dualrsSetStatus", { numberOfKeys: 1, lua: setStatusScript });
+      redis.defineCommand("dualrsSetStatus", { numberOfKeys: 2, lua: setStatusScript });
   }
 
   async create(job: Job): Promise<void> {
@@ -114,9 +126,34 @@ export class RedisRecords {
     patch: Partial<Job> = {},
   ): Promise<boolean> {
     const fields = Object.entries(toFields({ ...placeholder, ...patch } as Job)).filter(([k]) => k in patch);
-    const args = [id, status, expected.join(","), this.keys.byStatus("" as JobStatus), ...fields.flat()];
-    const r = await (this.redis as unknown as SetStatus).dualrsSetStatus(this.keys.job(id), ...args);
+    const final = TERMINAL.includes(status) ? String(Date.now()) : "";
+    const args = [
+      id,
+      status,
+      expected.join(","),
+      this.keys.byStatus("" as JobStatus),
+      final,
+      ...fields.flat(),
+    ];
+    const r = await (this.redis as unknown as SetStatus).dualrsSetStatus(
+      this.keys.job(id),
+      this.keys.finished,
+      ...args,
+    );
     return r === "OK";
+  }
+
+  /** Forgets up to `limit` jobs that finished before `before` (ms since the epoch). */
+  async expire(before: number, limit = 100): Promise<number> {
+    const ids = await this.redis.zrangebyscore(this.keys.finished, "-inf", `(${before}`, "LIMIT", 0, limit);
+    if (ids.length === 0) return 0;
+    const m = this.redis.multi();
+    for (const id of ids) {
+      m.del(this.keys.job(id), this.keys.deliveries(id)).zrem(this.keys.all, id).zrem(this.keys.finished, id);
+      for (const s of STATUSES) m.zrem(this.keys.byStatus(s), id);
+    }
+    await m.exec().then(check);
+    return ids.length;
   }
 
   async update(id: string, patch: Partial<Job>): Promise<void> {
@@ -155,7 +192,7 @@ export class RedisRecords {
 }
 
 interface SetStatus {
-  dualrsSetStatus(key: string, ...args: string[]): Promise<string | null>;
+  dualrsSetStatus(job: string, finished: string, ...args: string[]): Promise<string | null>;
 }
 
 const placeholder: Job = {

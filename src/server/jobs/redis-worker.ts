@@ -38,6 +38,8 @@ export interface RedisWorkerOptions {
   drainMs?: number | undefined;
   /** Progress is written to Redis at most this often. Default 500 ms. */
   progressIntervalMs?: number | undefined;
+  /** Finished jobs are forgotten this long after they end. Default 7 days. */
+  retentionMs?: number | undefined;
   /** One line per job started and ended, for the process's log. */
   log?: ((line: string) => void) | undefined;
 }
@@ -84,6 +86,7 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
       noise: options.noise,
     });
   const progressIntervalMs = options.progressIntervalMs ?? 500;
+  const retentionMs = options.retentionMs ?? 7 * 24 * 3600_000;
   const active = new Map<string, Active>();
   const stop = (id: string, reason: Active["reason"]) => {
     const a = active.get(id);
@@ -103,6 +106,7 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
     });
     if (!done) return;
     log(`job ${id} ${status}`);
+    await records.expire(Date.now() - retentionMs).catch(() => 0);
     await connection.publish(keys.doneChannel, id);
     await deliveries.enqueue(await records.get(id), `job.${status}` as JobEvent);
   };
