@@ -12,5 +12,5 @@ export const DEPLOYMENT_DIMENSION = "Deployment";
 export const QUEUE_BACKLOG = "QueueBacklog";
 /** Seconds since the oldest queued job was accepted; 0 when none waits (gauge). */
 export const OLDEST_QUEUED_AGE = "OldestQueuedJobAgeSeconds";
-/** Jobs that ended failed in this process since its last datapoint (count; workers publish it). */
+/** Jobs that turned failed since the publisher's last datapoint (count; the API processes publish it). */
 export const JOBS_FAILED = "JobsFailed";

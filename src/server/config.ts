@@ -113,6 +113,25 @@ export const ConfigEnv = z
       .max(64)
       .default(1)
       .describe("jobs run at once in this process; 0: API only (with REDIS_URL)"),
+    CLOUDWATCH_NAMESPACE: z
+      .string()
+      .max(255)
+      .regex(/^[A-Za-z0-9 ._\-/#:]+$/, "letters, digits, spaces and . _ - / # :")
+      .refine((s) => !s.startsWith("AWS/"), "AWS/ namespaces are reserved for AWS services")
+      .optional()
+      .describe("publish queue metrics to CloudWatch in this namespace (with DEPLOYMENT_NAME)"),
+    DEPLOYMENT_NAME: z
+      .string()
+      .max(1024)
+      .optional()
+      .describe("the CloudWatch metrics' Deployment dimension (the stack name)"),
+    CLOUDWATCH_ENDPOINT: z.url().optional().describe("CloudWatch endpoint instead of the region's"),
+    CLOUDWATCH_INTERVAL: z.coerce
+      .number()
+      .min(0.1)
+      .max(3600)
+      .default(60)
+      .describe("seconds between CloudWatch metric publishes"),
   })
   .superRefine((env, ctx) => {
     if (env.API_KEYS.length === 0 && !isLoopback(env.HOST)) {
@@ -127,6 +146,13 @@ export const ConfigEnv = z
         code: "custom",
         path: ["WORKER_CONCURRENCY"],
         message: "0 (no local worker) needs REDIS_URL, where separate workers take the jobs",
+      });
+    }
+    if (env.CLOUDWATCH_NAMESPACE && !env.DEPLOYMENT_NAME) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["DEPLOYMENT_NAME"],
+        message: "required with CLOUDWATCH_NAMESPACE: the value of the metrics' Deployment dimension",
       });
     }
   });
@@ -149,6 +175,10 @@ export interface ServerConfig {
   workerConcurrency: number;
   threads: number | undefined;
   warm: "all" | string[];
+  /** Publish queue metrics to CloudWatch; undefined: off. */
+  cloudwatch:
+    | { namespace: string; deployment: string; endpoint: string | undefined; intervalMs: number }
+    | undefined;
 }
 
 /** A bad setting; the message names it. */
@@ -196,6 +226,15 @@ export function loadConfig(
     workerConcurrency: e.WORKER_CONCURRENCY,
     threads: e.THREADS,
     warm: e.WARM,
+    cloudwatch:
+      e.CLOUDWATCH_NAMESPACE && e.DEPLOYMENT_NAME
+        ? {
+            namespace: e.CLOUDWATCH_NAMESPACE,
+            deployment: e.DEPLOYMENT_NAME,
+            endpoint: e.CLOUDWATCH_ENDPOINT,
+            intervalMs: e.CLOUDWATCH_INTERVAL * 1000,
+          }
+        : undefined,
   };
 }
 

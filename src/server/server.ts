@@ -3,6 +3,7 @@ import { serve } from "@hono/node-server";
 import type { ModelStore } from "../runtime/model-store.js";
 import { openModelStore } from "../runtime/open-model-store.js";
 import { createApp } from "./app.js";
+import { startCloudWatchMetrics } from "./cloudwatch.js";
 import { loadConfig, type ServerConfig } from "./config.js";
 import type { JobQueue } from "./jobs/types.js";
 import { openQueue } from "./queue.js";
@@ -53,6 +54,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     await queue.close();
     throw e;
   });
+  const metrics = config.cloudwatch ? startCloudWatchMetrics(queue, config.cloudwatch) : undefined;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   let closing: Promise<void> | null = null;
   return {
@@ -65,6 +67,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
         // Stop accepting first; requests in flight (a Prefer: wait among them) end as the queue closes.
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         if ("closeIdleConnections" in server) server.closeIdleConnections();
+        // The last datapoint is read from the queue, so it goes out before the queue closes.
+        await metrics?.stop();
         await queue.close();
         if ("closeAllConnections" in server) server.closeAllConnections();
         await stopped;

@@ -1,0 +1,130 @@
+import { CloudWatchClient, type MetricDatum, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import type { JobCounts, JobQueue } from "./jobs/types.js";
+
+/**
+ * The queue metrics that the deployment scales and alarms on (infra/lib/metrics.ts names them),
+ * published with CloudWatch PutMetricData every interval while the server runs.
+ */
+
+export interface CloudWatchOptions {
+  namespace: string;
+  /** The value of the one dimension, `Deployment`. */
+  deployment: string;
+  /** An endpoint instead of the region's (tests, compatible services). */
+  endpoint?: string | undefined;
+  intervalMs: number;
+  /** Where a failed publish is reported; default: stderr. */
+  log?: ((line: string) => void) | undefined;
+  /** Longest wait for the last publish on stop. Default 5 s. */
+  stopTimeoutMs?: number | undefined;
+}
+
+export interface MetricsPublisher {
+  /** Stops the timer and publishes once more (failures counted since the last datapoint); never rejects. */
+  stop(): Promise<void>;
+}
+
+/** Jobs listed per page while looking for the oldest queued one. */
+const PAGE = 200;
+
+/** Starts publishing `queue`'s metrics; the first datapoint goes out after one interval. */
+export function startCloudWatchMetrics(queue: JobQueue, options: CloudWatchOptions): MetricsPublisher {
+  const log = options.log ?? ((line: string) => process.stderr.write(`dualrs: ${line}\n`));
+  const client = new CloudWatchClient({
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    // A publish that hangs would hold back the next one and a clean stop; the next interval retries anyway.
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: 5000, requestTimeout: 10_000 },
+  });
+  const failures = failureCounter();
+  // The baseline: failures from before this process started are not counted again.
+  const primed = queue.counts().then(
+    (c) => failures.reported(c.failed),
+    () => undefined,
+  );
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  let stopped = false;
+
+  const publish = async (signal?: AbortSignal) => {
+    try {
+      await primed;
+      const now = new Date();
+      const counts = await queue.counts();
+      const data = await sample(queue, counts, failures.since(counts.failed), now);
+      const MetricData = data.map((d) => ({
+        ...d,
+        Timestamp: now,
+        Dimensions: [{ Name: "Deployment", Value: options.deployment }],
+      }));
+      await client.send(new PutMetricDataCommand({ Namespace: options.namespace, MetricData }), {
+        abortSignal: signal,
+      });
+      failures.reported(counts.failed);
+    } catch (e) {
+      // Metrics are advisory: a failed publish must never take the API down with it.
+      log(`CloudWatch metrics not published: ${(e as Error).message}`);
+    }
+  };
+  const schedule = () => {
+    timer = setTimeout(() => {
+      running = publish().finally(() => {
+        if (!stopped) schedule();
+      });
+    }, options.intervalMs);
+    // The timer alone must not keep a process alive that is otherwise done.
+    timer.unref();
+  };
+  schedule();
+
+  return {
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearTimeout(timer);
+      const timeout = options.stopTimeoutMs ?? 5000;
+      await Promise.race([running, new Promise((resolve) => setTimeout(resolve, timeout).unref())]);
+      await publish(AbortSignal.timeout(timeout));
+      client.destroy();
+    },
+  };
+}
+
+/** The datapoints of one publish, without timestamp and dimension. */
+async function sample(queue: JobQueue, counts: JobCounts, failed: number, now: Date): Promise<MetricDatum[]> {
+  return [
+    { MetricName: "QueueBacklog", Unit: "Count", Value: counts.queued + counts.running },
+    { MetricName: "OldestQueuedJobAgeSeconds", Unit: "Seconds", Value: await oldestQueuedAge(queue, now) },
+    { MetricName: "JobsFailed", Unit: "Count", Value: failed },
+  ];
+}
+
+/**
+ * Jobs that failed since the last datapoint that reached CloudWatch, from the queue's count of
+ * failed jobs: a publish that fails leaves its failures to the next one. A count that shrinks (old
+ * jobs pruned) moves the baseline down rather than yielding a negative number.
+ */
+export function failureCounter(): { since(failed: number): number; reported(failed: number): void } {
+  let last: number | undefined;
+  return {
+    since: (failed) => (last === undefined ? 0 : Math.max(0, failed - last)),
+    reported: (failed) => {
+      last = failed;
+    },
+  };
+}
+
+/**
+ * Seconds since the oldest queued job was accepted, 0 when none waits. Backends list newest first,
+ * so this walks every page of queued jobs: the backlog, which the workers keep short.
+ */
+export async function oldestQueuedAge(queue: JobQueue, now: Date): Promise<number> {
+  let oldest = now.getTime();
+  let cursor: string | undefined;
+  do {
+    const page = await queue.list({ status: "queued", limit: PAGE, cursor });
+    for (const job of page.jobs) oldest = Math.min(oldest, Date.parse(job.createdAt));
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  return Math.max(0, (now.getTime() - oldest) / 1000);
+}
