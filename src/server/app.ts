@@ -10,6 +10,7 @@ import type { JobQueue } from "./jobs/types.js";
 import { httpRequests } from "./metrics.js";
 import { apiKeyAuth } from "./middleware/auth.js";
 import { bodyLimit } from "./middleware/body-limit.js";
+import { type CorsOrigins, cors } from "./middleware/cors.js";
 import { notFound, onError } from "./middleware/problem.js";
 import { rateLimit } from "./middleware/rate-limit.js";
 import { createApi, openApiDocument } from "./openapi.js";
@@ -25,6 +26,8 @@ export interface AppOptions {
   /** Largest request body in bytes; default 4 MiB. */
   bodyLimit?: number | undefined;
   allowPrivateWebhooks?: boolean | undefined;
+  /** Browser pages on other origins that may call the API: `*` or a list; default none (same origin only). */
+  corsOrigins?: CorsOrigins | undefined;
 }
 
 /** Paths that need an API key (when keys are configured) and count against the rate limit; `/x/*` matches `/x` too. */
@@ -43,6 +46,9 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   app.notFound(notFound);
   app.use(requestId());
   app.use(countRequests());
+  // Before the key check: a preflight carries no Authorization header.
+  const origins = options.corsOrigins ?? [];
+  if (origins === "*" || origins.length > 0) app.use(cors(origins));
   app.use(async (c, next) => {
     c.set("services", services);
     await next();

@@ -113,6 +113,27 @@ export const ConfigEnv = z
       .max(64)
       .default(1)
       .describe("jobs run at once in this process; 0: API only (with REDIS_URL)"),
+    CORS_ORIGINS: z
+      .string()
+      .default("")
+      .transform((s, ctx): "*" | string[] => {
+        if (s.trim() === "*") return "*";
+        const origins = s
+          .split(",")
+          .map((o) => o.trim())
+          .filter(Boolean);
+        for (const o of origins) {
+          if (!isOrigin(o)) {
+            ctx.addIssue({
+              code: "custom",
+              message: `"${o}" is not an origin such as https://app.example.com`,
+            });
+            return z.NEVER;
+          }
+        }
+        return origins;
+      })
+      .describe("browser origins allowed to call the API: comma-separated, or *; default: same origin only"),
     CLOUDWATCH_NAMESPACE: z
       .string()
       .max(255)
@@ -175,6 +196,8 @@ export interface ServerConfig {
   workerConcurrency: number;
   threads: number | undefined;
   warm: "all" | string[];
+  /** Origins whose pages may call the API (CORS); none: same origin only. */
+  corsOrigins: "*" | string[];
   /** Publish queue metrics to CloudWatch; undefined: off. */
   cloudwatch:
     | { namespace: string; deployment: string; endpoint: string | undefined; intervalMs: number }
@@ -226,6 +249,7 @@ export function loadConfig(
     workerConcurrency: e.WORKER_CONCURRENCY,
     threads: e.THREADS,
     warm: e.WARM,
+    corsOrigins: e.CORS_ORIGINS,
     cloudwatch:
       e.CLOUDWATCH_NAMESPACE && e.DEPLOYMENT_NAME
         ? {
@@ -236,6 +260,16 @@ export function loadConfig(
           }
         : undefined,
   };
+}
+
+/** Whether `s` is exactly an http(s) origin: scheme, host and optional port, nothing more. */
+function isOrigin(s: string): boolean {
+  try {
+    const url = new URL(s);
+    return (url.protocol === "https:" || url.protocol === "http:") && url.origin === s;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether `host` only reaches this machine: a loopback address or `localhost`. */

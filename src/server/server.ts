@@ -42,6 +42,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     rateLimit: config.rateLimit,
     bodyLimit: config.bodyLimit,
     allowPrivateWebhooks: config.allowPrivateWebhooks,
+    corsOrigins: config.corsOrigins,
   });
   const { server, address } = await new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>(
     (resolve, reject) => {
