@@ -43,7 +43,8 @@ class Budget:
     label_samples: int = 100      # noise draws per option per image for the soft labels
     label_alpha: float = 0.05     # Clopper-Pearson alpha for the soft-label radii (loose on purpose)
     temperature: float = 0.1      # soft label = softmax(radius / temperature)
-    est_epochs: int = 12
+    est_epochs: int = 40          # the experts' estimator (and its iterative retraining)
+    est_epochs_denoised: int = 12  # the denoised configuration's estimator (each step runs the denoiser)
     est_lam: float = 40.0
     est_eta: float = 0.5
     den_epochs: int = 3
@@ -59,7 +60,7 @@ class Budget:
 
 
 SMOKE = Budget(train_n=1000, expert_epochs=1, label_n=200, label_n_denoised=100, label_test_n=100,
-               label_samples=16, est_epochs=1, den_epochs=1, den_width=8, clf_epochs=1, iter_epochs=1,
+               label_samples=16, est_epochs=1, est_epochs_denoised=1, den_epochs=1, den_width=8, clf_epochs=1, iter_epochs=1,
                eval_n=500, cert_images=20, cert_images_denoised=10, cert_n0=10, cert_n=50)
 
 
@@ -199,15 +200,16 @@ def _labels(run: Run, key: str, options, split: data.Split, seed: int) -> torch.
 
 
 def train_estimator(run: Run, name: str, radii: torch.Tensor, split: data.Split, seed: int, pre=None,
-                    init: torch.nn.Module | None = None) -> torch.nn.Module:
+                    init: torch.nn.Module | None = None, epochs: int | None = None) -> torch.nn.Module:
     b = run.budget
+    epochs = epochs or b.est_epochs
     keep, q, w = soft_labels(radii, b.temperature)
     run.log(f"{name}: {int(keep.sum())}/{len(keep)} images kept, class weights {w.tolist()}")
-    cfg = TrainConfig(epochs=b.est_epochs, seed=seed, lam=b.est_lam, eta=b.est_eta, log_every=0)
+    cfg = TrainConfig(epochs=epochs, seed=seed, lam=b.est_lam, eta=b.est_eta, log_every=0)
     net = init if init is not None else SmallCNN(classes=len(SIGMAS))
     train_classifier(net, split.x[keep], q, fixed_sigma(SIGMA_E), cfg, preprocess=pre, class_weight=w, log=run.log)
     m = run.metrics.setdefault(name, {})
-    m.update(seed=seed, epochs=b.est_epochs, sigma_e=SIGMA_E, lam=b.est_lam, eta=b.est_eta,
+    m.update(seed=seed, epochs=epochs, sigma_e=SIGMA_E, lam=b.est_lam, eta=b.est_eta,
              temperature=b.temperature, kept=int(keep.sum()), labelled=int(len(keep)), class_weights=w.tolist())
     return net
 
@@ -310,7 +312,8 @@ def stage_denoised(run: Run) -> None:
     pre = chain_pre(den, SIGMA_E)
     est, fresh = run.train_or_load("estimator-denoised", SmallCNN(classes=4),
                                    lambda n: train_estimator(run, "estimator-denoised", radii, train_l, 302, pre=pre,
-                                                             init=n))
+                                                             init=n,
+                                                             epochs=b.est_epochs_denoised))
     if fresh or run.args.reeval or "dual_certified_accuracy" not in run.metrics.get("estimator-denoised", {}):
         evaluate_estimator(run, "estimator-denoised", est, options, radii_test, test_l, run.cert_d, pre=pre)
 
