@@ -196,10 +196,11 @@ export interface components {
         url: string;
         events: ("job.running" | "job.succeeded" | "job.failed" | "job.canceled")[];
       } | null;
-      metadata: components["schemas"]["Metadata"];
+      metadata: components["schemas"]["Metadata"] | null;
       cancelRequested: boolean;
-      certificate: components["schemas"]["Certificate"];
-      error: components["schemas"]["JobError"];
+      /** @description the certificate, once the job succeeded */
+      certificate: components["schemas"]["Certificate"] | null;
+      error: components["schemas"]["JobError"] | null;
       deliveries: components["schemas"]["WebhookDelivery"][];
     };
     /** @enum {string} */
@@ -207,8 +208,7 @@ export interface components {
     /** @description free-form string pairs kept with the job */
     Metadata: {
       [key: string]: string;
-    } | null;
-    /** @description the certificate, once the job succeeded */
+    };
     Certificate: {
       certifier: string;
       /** @enum {string} */
@@ -238,8 +238,8 @@ export interface components {
         fallback: number | null;
       };
       stages: {
-        estimator: components["schemas"]["StageReport"];
-        classifier: components["schemas"]["StageReport"];
+        estimator: components["schemas"]["StageReport"] | null;
+        classifier: components["schemas"]["StageReport"] | null;
       };
       /** @description sha256 of each model file the certificate depends on */
       models: {
@@ -247,7 +247,7 @@ export interface components {
       };
       /** @enum {string} */
       noise: "philox4x32-10/box-muller";
-    } | null;
+    };
     StageReport: {
       /** @description noise level this stage was smoothed with */
       sigma: number;
@@ -270,22 +270,22 @@ export interface components {
       abstained: boolean;
       /** @description sigma * PhiInv(pALower); 0 when abstaining */
       radius: number;
-      option: components["schemas"]["OptionRef"];
-    } | null;
-    /** @description the classifier option used (classifier stage) or chosen (estimator stage) */
+      /** @description the classifier option used (classifier stage) or chosen (estimator stage) */
+      option: components["schemas"]["OptionRef"] | null;
+    };
     OptionRef: {
       /** @description index of the classifier option in the certifier */
       index: number;
       /** @description the option's noise level */
       sigma: number;
       name?: string;
-    } | null;
+    };
     /** @description why the job failed, as an RFC 9457 problem */
     JobError: {
       type: string;
       title: string;
       detail: string;
-    } | null;
+    };
     WebhookDelivery: {
       /** @description the Standard Webhooks webhook-id, the same for every attempt of one event */
       id: string;

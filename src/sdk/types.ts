@@ -6,8 +6,7 @@ type Schemas = components["schemas"];
 export type Job = Schemas["Job"];
 export type JobStatus = Schemas["JobStatus"];
 export type JobPage = Schemas["JobPage"];
-// NonNullable: the document names the nullable form of a component when a field is nullable.
-export type Certificate = NonNullable<Schemas["Certificate"]>;
+export type Certificate = Schemas["Certificate"];
 export type StageReport = Schemas["StageReport"];
 export type Certifier = Schemas["Certifier"];
 export type CertifyRequest = Schemas["CertifyRequest"];

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { type Certificate, NOISE } from "../../core/certificate.js";
+import { orNull } from "./or-null.js";
 
 /**
  * The certificate exactly as `src/core/certificate.ts` holds it; the type checks at the bottom
@@ -27,7 +28,7 @@ export const StageReportSchema = z
     pALower: z.number().describe("one-sided (1 - alpha) lower confidence bound on P(f(x + eps) = cA)"),
     abstained: z.boolean(),
     radius: z.number().describe("sigma * PhiInv(pALower); 0 when abstaining"),
-    option: OptionRefSchema.nullable().describe(
+    option: orNull(OptionRefSchema).describe(
       "the classifier option used (classifier stage) or chosen (estimator stage)",
     ),
   })
@@ -59,8 +60,8 @@ export const CertificateSchema = z
       fallback: z.number().int().nullable(),
     }),
     stages: z.strictObject({
-      estimator: StageReportSchema.nullable(),
-      classifier: StageReportSchema.nullable(),
+      estimator: orNull(StageReportSchema),
+      classifier: orNull(StageReportSchema),
     }),
     models: z.record(z.string(), z.string()).describe("sha256 of each model file the certificate depends on"),
     noise: z.literal(NOISE),

@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { CertifyParameters } from "../../core/parameters.js";
 import { CertificateSchema } from "./certificate.js";
 import { JOB_EVENTS, MetadataSchema } from "./certify-request.js";
+import { orNull } from "./or-null.js";
 
 export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "canceled"] as const;
 
@@ -45,10 +46,10 @@ export const JobSchema = z
       "the parameters as sent, with the seed fixed at submission",
     ),
     webhook: z.object({ url: z.string(), events: z.array(z.enum(JOB_EVENTS)) }).nullable(),
-    metadata: MetadataSchema.nullable(),
+    metadata: orNull(MetadataSchema),
     cancelRequested: z.boolean(),
-    certificate: CertificateSchema.nullable().describe("the certificate, once the job succeeded"),
-    error: JobErrorSchema.nullable(),
+    certificate: orNull(CertificateSchema).describe("the certificate, once the job succeeded"),
+    error: orNull(JobErrorSchema),
     deliveries: z.array(DeliverySchema),
   })
   .openapi("Job");
