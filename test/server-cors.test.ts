@@ -1,6 +1,11 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/server/config.js";
 import { hashApiKey } from "../src/server/middleware/auth.js";
+import { bundleSdk } from "../src/web/bundle.js";
+import { launchChromium } from "./helpers/chromium.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const KEY = "cors-test-key";
@@ -129,5 +134,85 @@ describe("CORS for any origin, and by default none", () => {
       /CORS_ORIGINS .*not an origin/,
     );
     expect(() => loadConfig({ CORS_ORIGINS: "a.example" })).toThrow(/CORS_ORIGINS/);
+  });
+});
+
+describe("CORS in a real browser", () => {
+  let page: Server;
+  let api: TestServer;
+  let browser: Browser;
+  let bundle: string;
+
+  beforeAll(async () => {
+    // A page server on another loopback port: http://127.0.0.1:<its port> is another origin than the API's.
+    page = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end("<!doctype html><title>app</title>");
+    });
+    await new Promise<void>((resolve) => page.listen(0, "127.0.0.1", resolve));
+    const port = (page.address() as AddressInfo).port;
+    [api, browser, bundle] = await Promise.all([
+      startTestServer({ CORS_ORIGINS: `http://127.0.0.1:${port}`, API_KEYS: hashApiKey(KEY) }),
+      launchChromium(),
+      bundleSdk(),
+    ]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await api?.stop();
+    await new Promise((resolve) => page?.close(resolve));
+  });
+
+  /** Runs the SDK and a plain fetch in a page of `origin` against the API; what the page could read. */
+  async function fromPage(origin: string): Promise<unknown> {
+    const tab = await browser.newPage();
+    try {
+      await tab.goto(`${origin}/`);
+      const args = JSON.stringify([bundle, api.url, KEY]);
+      // A string, not a function: the test runner would rewrite a function's dynamic import().
+      return await tab.evaluate(`(async ([code, baseURL, apiKey]) => {
+        const sdk = await import(URL.createObjectURL(new Blob([code], { type: "text/javascript" })));
+        // No retries: a blocked answer would only be retried with backoff.
+        const dualrs = new sdk.Dualrs({ baseURL, apiKey, maxRetries: 0 });
+        try {
+          const body = { certifier: "half", input: { type: "tensor", shape: [2], data: [0.2, 0.1] } };
+          const job = await dualrs.certify.create(body, { idempotencyKey: "browser-1", wait: 30 });
+          const missing = await dualrs.certifiers.get("nope").then(() => null, (e) => e);
+          const res = await fetch(baseURL + "/certify", {
+            method: "POST",
+            headers: { authorization: "Bearer " + apiKey, "content-type": "application/json", "idempotency-key": "browser-1" },
+            body: JSON.stringify(body),
+          });
+          return {
+            status: job.status,
+            missing: [missing.name, missing.status, typeof missing.requestId],
+            location: res.headers.get("location") === "/certify/" + job.id,
+            requestId: typeof res.headers.get("x-request-id"),
+          };
+        } catch (e) {
+          return { error: e.name };
+        }
+      })(${args})`);
+    } finally {
+      await tab.close();
+    }
+  }
+
+  it("lets the SDK on a listed origin certify, read problems and the exposed headers", async () => {
+    const origin = `http://127.0.0.1:${(page.address() as AddressInfo).port}`;
+    expect(await fromPage(origin)).toEqual({
+      status: "succeeded",
+      missing: ["NotFoundError", 404, "string"],
+      location: true,
+      requestId: "string",
+    });
+  });
+
+  it("blocks the same SDK on an origin that is not listed", async () => {
+    // localhost is the same loopback page server, but another origin than 127.0.0.1.
+    const origin = `http://localhost:${(page.address() as AddressInfo).port}`;
+    // The browser withholds the answer, which the SDK can only report as a failed connection.
+    expect(await fromPage(origin)).toEqual({ error: "APIConnectionError" });
   });
 });
