@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pngjs from "pngjs";
+import { FASHION_MNIST_CLASSES } from "../../src/eval/dataset.js";
 import { localModelStore } from "../../src/runtime/model-store.js";
 import { loadConfig } from "../../src/server/config.js";
 import { type RunningServer, startServer } from "../../src/server/server.js";
@@ -12,18 +13,7 @@ import { writeCertifier } from "./zoo.js";
 /** The web page's sample images (real Fashion-MNIST test images) and their labels. */
 export const SAMPLES_DIR = "src/web/public/images";
 
-export const FASHION_LABELS = [
-  "T-shirt/top",
-  "Trouser",
-  "Pullover",
-  "Dress",
-  "Coat",
-  "Sandal",
-  "Shirt",
-  "Sneaker",
-  "Bag",
-  "Ankle boot",
-];
+const FASHION_LABELS = [...FASHION_MNIST_CLASSES];
 
 /** A sample image's pixels in [0, 1], row-major. */
 export async function samplePixels(file: string): Promise<number[]> {

@@ -1,14 +1,11 @@
 import { EventEmitter } from "node:events";
-import type { NoiseMode } from "../../runtime/certifier.js";
-import type { ModelStore } from "../../runtime/model-store.js";
-import type { ProviderConfig } from "../../runtime/providers.js";
 import { createDispatcher, type WebhookOptions } from "../webhooks/dispatcher.js";
 import { eventOf } from "../webhooks/payload.js";
 import { QueueClosedError } from "./errors.js";
 import { execute } from "./execute.js";
 import { Journal, type JournalRecord, journalFile } from "./journal.js";
 import { decodeCursor, encodeCursor, newJob, zeroCounts } from "./record.js";
-import { createRunner, type Runner } from "./runner.js";
+import { type RunnerSettings, runnerOf } from "./runner.js";
 import {
   IdempotencyInFlightError,
   IdempotencyMismatchError,
@@ -18,21 +15,10 @@ import {
   TERMINAL,
 } from "./types.js";
 
-export interface EmbeddedQueueOptions {
-  /** Models for the runner this queue makes (ignored when `runner` is given). */
-  store: ModelStore;
+/** `store`, `concurrency` (jobs at once, default 1), `threads`, `providers`, `noise`: for the runner this queue makes unless given one. */
+export interface EmbeddedQueueOptions extends RunnerSettings {
   /** Where the journal lives (`<dataDir>/jobs.journal`). */
   dataDir: string;
-  /** Jobs run at once. Default 1. */
-  concurrency?: number | undefined;
-  /** onnxruntime threads per job; default onnxruntime's. */
-  threads?: number | undefined;
-  providers?: ProviderConfig | undefined;
-  noise?: NoiseMode | undefined;
-  /** Certifiers to load before readiness reports ready. */
-  warm?: readonly string[] | undefined;
-  /** A runner to use instead of making one; its owner closes it. */
-  runner?: Runner | undefined;
   webhooks?: WebhookOptions | undefined;
   /** Finished jobs (and their idempotency keys) are forgotten this long after they end. Default 7 days. */
   retentionMs?: number | undefined;
@@ -52,15 +38,7 @@ const terminal = (s: JobStatus) => TERMINAL.includes(s);
 export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promise<JobQueue> {
   const { journal, records } = await Journal.open(journalFile(options.dataDir));
   const concurrency = options.concurrency ?? 1;
-  const runner =
-    options.runner ??
-    createRunner({
-      store: options.store,
-      concurrency,
-      threads: options.threads,
-      providers: options.providers,
-      noise: options.noise,
-    });
+  const runner = runnerOf({ ...options, concurrency });
   const retentionMs = options.retentionMs ?? 7 * 24 * 3600_000;
   const jobs = new Map<string, Job>();
   const keys = new Map<string, { fingerprint: string; id: string | null }>();

@@ -1,32 +1,21 @@
 import { type Job as BullJob, DelayedError, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { Progress } from "../../core/sampler.js";
-import type { NoiseMode } from "../../runtime/certifier.js";
-import type { ModelStore } from "../../runtime/model-store.js";
-import type { ProviderConfig } from "../../runtime/providers.js";
 import type { WebhookOptions } from "../webhooks/dispatcher.js";
 import { jobProblemTypes } from "./errors.js";
 import { execute } from "./execute.js";
 import { RedisRecords } from "./redis-records.js";
 import { webhookQueue, webhookWorker } from "./redis-webhooks.js";
-import { createRunner, type Runner } from "./runner.js";
+import { type RunnerSettings, runnerOf } from "./runner.js";
 import { type Job, type JobEvent, type JobStatus, TERMINAL } from "./types.js";
 
 export const CERTIFY_QUEUE = "certify";
 
-export interface RedisWorkerOptions {
+/** `store`, `concurrency` (jobs at once, default 1), `threads`, `providers`, `noise`: for the runner this worker makes unless given one. */
+export interface RedisWorkerOptions extends RunnerSettings {
   redisUrl: string;
   /** Key prefix in Redis, shared with the API processes. Default "dualrs". */
   prefix?: string | undefined;
-  store: ModelStore;
-  /** Jobs run at once. Default 1. */
-  concurrency?: number | undefined;
-  threads?: number | undefined;
-  providers?: ProviderConfig | undefined;
-  noise?: NoiseMode | undefined;
-  warm?: readonly string[] | undefined;
-  /** A runner to use instead of making one; its owner closes it. */
-  runner?: Runner | undefined;
   webhooks?: WebhookOptions | undefined;
   /** BullMQ's job lock, renewed at half this while a job runs. Default 30 s. */
   lockDurationMs?: number | undefined;
@@ -76,15 +65,7 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
   const webhooks = options.webhooks ?? {};
   const deliveries = webhookQueue(connection, prefix, webhooks);
   const concurrency = options.concurrency ?? 1;
-  const runner =
-    options.runner ??
-    createRunner({
-      store: options.store,
-      concurrency,
-      threads: options.threads,
-      providers: options.providers,
-      noise: options.noise,
-    });
+  const runner = runnerOf({ ...options, concurrency });
   const progressIntervalMs = options.progressIntervalMs ?? 500;
   const retentionMs = options.retentionMs ?? 7 * 24 * 3600_000;
   const active = new Map<string, Active>();

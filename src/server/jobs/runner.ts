@@ -24,6 +24,21 @@ export interface RunnerOptions {
   cancelGraceMs?: number | undefined;
 }
 
+/** What a queue runs its jobs on: a runner of its caller's, or the settings to make its own. */
+export interface RunnerSettings
+  extends Pick<RunnerOptions, "store" | "concurrency" | "threads" | "providers" | "noise"> {
+  /** Certifiers to load before readiness reports ready. */
+  warm?: readonly string[] | undefined;
+  /** A runner to use instead of making one; its owner closes it. */
+  runner?: Runner | undefined;
+}
+
+/** The settings' runner, or a new one made from them. */
+export function runnerOf(settings: RunnerSettings): Runner {
+  const { store, concurrency, threads, providers, noise } = settings;
+  return settings.runner ?? createRunner({ store, concurrency, threads, providers, noise });
+}
+
 export interface RunHooks {
   signal?: AbortSignal | undefined;
   onProgress?: ((p: Progress) => void) | undefined;
