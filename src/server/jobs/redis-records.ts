@@ -125,7 +125,7 @@ export class RedisRecords {
     expected: JobStatus[],
     patch: Partial<Job> = {},
   ): Promise<boolean> {
-    const fields = Object.entries(toFields({ ...placeholder, ...patch } as Job)).filter(([k]) => k in patch);
+    const fields = patchFields(patch);
     const final = TERMINAL.includes(status) ? String(Date.now()) : "";
     const args = [
       id,
@@ -157,7 +157,7 @@ export class RedisRecords {
   }
 
   async update(id: string, patch: Partial<Job>): Promise<void> {
-    const fields = Object.entries(toFields({ ...placeholder, ...patch } as Job)).filter(([k]) => k in patch);
+    const fields = patchFields(patch);
     if (fields.length > 0) await this.redis.hset(this.keys.job(id), Object.fromEntries(fields));
   }
 
@@ -208,6 +208,11 @@ const placeholder: Job = {
   cancelRequested: false,
   deliveries: [],
 };
+
+/** The hash fields of the job fields that `patch` sets, serialized as a whole job's would be. */
+function patchFields(patch: Partial<Job>): [string, string][] {
+  return Object.entries(toFields({ ...placeholder, ...patch })).filter(([k]) => k in patch);
+}
 
 /** The results of a MULTI, or its first error. */
 function check(results: [Error | null, unknown][] | null): unknown[] {
