@@ -48,19 +48,36 @@ def option_radii(options: Sequence[tuple[ModelFn, float]], x: torch.Tensor, y: t
 
 
 def soft_labels(radii: torch.Tensor, temperature: float):
-    """Soft labels softmax(radii / T) over the inputs that at least one option certifies.
+    """The paper's soft labels softmax(radii / T) over the inputs that at least one option certifies.
 
-    Returns (keep mask [N], labels [M,K], class weights [K]); class weight k is the inverse frequency
-    of option k being the best (argmax radius), normalised to mean 1 over the kept inputs and capped
-    at 10 (an option that is never best gets weight 0... it has no examples to weight).
+    Returns (keep mask [N], labels [M,K], best option [M]).
     """
     keep = radii.max(dim=1).values > 0
-    q = torch.softmax(radii[keep] / temperature, dim=1)
-    best = radii[keep].argmax(dim=1)
+    return keep, torch.softmax(radii[keep] / temperature, dim=1), radii[keep].argmax(dim=1)
+
+
+def threshold_labels(radii: torch.Tensor, threshold: float):
+    """One-hot labels: the largest sigma where its radius exceeds `threshold`, else the next one down.
+
+    Softmax labels compare radii capped by the few label draws (100 draws cap a radius at about
+    1.9 sigma), and route by who wins those near-ties. On Fashion-MNIST only the two largest sigmas
+    are ever best beyond r = 0.25, and "does the largest sigma reach a useful radius" is what the
+    estimator can still see under sigma_e noise. Same return shape as `soft_labels`.
+    """
+    keep = radii.max(dim=1).values > 0
     k = radii.shape[1]
+    best = torch.where(radii[keep, k - 1] > threshold, k - 1, k - 2)
+    return keep, F.one_hot(best, k).float(), best
+
+
+def option_weights(best: torch.Tensor, k: int, power: float = 1.0) -> torch.Tensor:
+    """Class weight of each option: the inverse of its frequency of being the best option (N / (m *
+    count) over the m options that are best somewhere), raised to `power` and capped at 10; 0 for an
+    option that is never best (it has no examples to weight)."""
     freq = torch.bincount(best, minlength=k).float()
-    w = torch.where(freq > 0, freq.sum() / (k * freq.clamp(min=1)), torch.zeros_like(freq))
-    return keep, q, w.clamp(max=10.0)
+    used = int((freq > 0).sum())
+    w = torch.where(freq > 0, freq.sum() / (used * freq.clamp(min=1)), torch.zeros_like(freq))
+    return (w ** power).clamp(max=10.0)
 
 
 @torch.no_grad()

@@ -20,9 +20,10 @@ from dataclasses import asdict, dataclass, fields, replace
 import torch
 
 from . import data, manifests, report
-from .certify import certified_accuracy, cohen_certify, dual_certify, option_radii, soft_labels
+from .certify import (certified_accuracy, cohen_certify, dual_certify, option_radii, option_weights, soft_labels,
+                      threshold_labels)
 from .export import check_parity, onnx_bytes, write_content_addressed
-from .nets import Denoiser, SmallCNN, count_macs, count_params
+from .nets import Denoiser, SmallCNN, count_macs, count_params, from_expert
 from .train import (TrainConfig, choice_sigma, fixed_sigma, noisy_accuracy, predict, train_classifier,
                     train_denoiser, uniform_sigma)
 
@@ -37,13 +38,15 @@ class Budget:
     train_n: int = 60000          # training images used by every net
     expert_epochs: int = 5
     expert_lam: float = 0.0       # consistency weight for the experts (0: Gaussian augmentation only)
-    label_n: int = 3000          # training images given soft labels (experts configuration)
+    label_n: int = 20000          # training images given soft labels (experts configuration)
     label_n_denoised: int = 1000  # training images given soft labels (denoised configuration)
     label_test_n: int = 300      # test images given soft labels (estimator evaluation)
     label_samples: int = 100      # noise draws per option per image for the soft labels
     label_alpha: float = 0.05     # Clopper-Pearson alpha for the soft-label radii (loose on purpose)
     temperature: float = 0.1      # soft label = softmax(radius / temperature)
-    est_epochs: int = 40          # the experts' estimator (and its iterative retraining)
+    label_threshold: float = 0.75  # > 0: threshold labels (certify.threshold_labels), 0: softmax labels
+    weight_power: float = 0.4     # class weights: inverse best-option frequency to this power
+    est_epochs: int = 10          # the experts' estimator (and its iterative retraining)
     est_epochs_denoised: int = 12  # the denoised configuration's estimator (each step runs the denoiser)
     est_lam: float = 40.0
     est_eta: float = 0.5
@@ -203,14 +206,22 @@ def train_estimator(run: Run, name: str, radii: torch.Tensor, split: data.Split,
                     init: torch.nn.Module | None = None, epochs: int | None = None) -> torch.nn.Module:
     b = run.budget
     epochs = epochs or b.est_epochs
-    keep, q, w = soft_labels(radii, b.temperature)
-    run.log(f"{name}: {int(keep.sum())}/{len(keep)} images kept, class weights {w.tolist()}")
+    if b.label_threshold > 0:
+        keep, q, best = threshold_labels(radii, b.label_threshold)
+        labels = f"threshold {b.label_threshold:g}"
+    else:
+        keep, q, best = soft_labels(radii, b.temperature)
+        labels = f"softmax T={b.temperature:g}"
+    w = option_weights(best, radii.shape[1], b.weight_power)
+    run.log(f"{name}: {labels} labels, {int(keep.sum())}/{len(keep)} images kept, class weights {w.tolist()}")
     cfg = TrainConfig(epochs=epochs, seed=seed, lam=b.est_lam, eta=b.est_eta, log_every=0)
     net = init if init is not None else SmallCNN(classes=len(SIGMAS))
     train_classifier(net, split.x[keep], q, fixed_sigma(SIGMA_E), cfg, preprocess=pre, class_weight=w, log=run.log)
     m = run.metrics.setdefault(name, {})
-    m.update(seed=seed, epochs=epochs, sigma_e=SIGMA_E, lam=b.est_lam, eta=b.est_eta,
-             temperature=b.temperature, kept=int(keep.sum()), labelled=int(len(keep)), class_weights=w.tolist())
+    m.update(seed=seed, epochs=epochs, sigma_e=SIGMA_E, lam=b.est_lam, eta=b.est_eta, labels=labels,
+             weight_power=b.weight_power,
+             temperature=b.temperature, kept=int(keep.sum()), labelled=int(len(keep)), class_weights=w.tolist(),
+             best_option_counts=torch.bincount(best, minlength=radii.shape[1]).tolist())
     return net
 
 
@@ -257,7 +268,8 @@ def stage_estimator(run: Run) -> None:
     train_l, test_l = label_splits(run, run.budget.label_n)
     radii = _labels(run, "labels-experts-train", options, train_l, seed=20)
     radii_test = _labels(run, "labels-experts-test", options, test_l, seed=21)
-    est, fresh = run.train_or_load("estimator", SmallCNN(classes=4),
+    # The estimator sees the noise the sigma_e expert was trained under: it starts from that expert.
+    est, fresh = run.train_or_load("estimator", from_expert(run.expert(SIGMA_E), len(SIGMAS)),
                                    lambda n: train_estimator(run, "estimator", radii, train_l, 200, init=n))
     if fresh or run.args.reeval or "dual_certified_accuracy" not in run.metrics.get("estimator", {}):
         evaluate_estimator(run, "estimator", est, options, radii_test, test_l, run.cert)

@@ -39,6 +39,19 @@ def _cert_row(c: dict) -> str:
 CERT_HEAD = "% at r = 0 / 0.25 / 0.5 / 0.75 / 1.0 / 1.5 / 2.0 (average certified radius)"
 
 
+def _label_rule(m: dict) -> str:
+    kind = m.get("labels", f"softmax T={m.get('temperature')}")
+    if kind.startswith("threshold"):
+        t = kind.split()[1]
+        return (f"label = one-hot: sigma = 1.0 where its radius exceeds {t}, else 0.5 "
+                "(`certify.threshold_labels`)")
+    return f"label = softmax(radius / {m.get('temperature')})"
+
+
+def _power(m: dict) -> str:
+    return "" if "labels" not in m else f" to the power {m.get('weight_power', 1)}"
+
+
 def write_readme(metrics: dict, files: dict[str, str], out_dir: str, smoke: bool = False) -> str:
     b = metrics.get("budget", {})
     ex = metrics.get("export", {})
@@ -88,13 +101,16 @@ def write_readme(metrics: dict, files: dict[str, str], out_dir: str, smoke: bool
         lines.append(
             f"SmallCNN with 4 outputs, smoothed at sigma_e={m.get('sigma_e')}"
             + (" on denoised inputs (denoiser at sigma 1.0)" if name == "estimator-denoised" else "")
-            + f". Soft labels on {m.get('labelled')} training images: each option certified with "
+            + (", initialised from `expert-1.0` (all but the last layer)" if name == "estimator" and
+               m.get("labels", "").startswith("threshold") else "")
+            + f". Labels on {m.get('labelled')} training images: each option certified with "
             f"{b.get('label_samples')} draws (Clopper-Pearson alpha={b.get('label_alpha')}, radius of the true "
-            f"label, 0 if it abstains); label = softmax(radius / {m.get('temperature')}); "
+            f"label, 0 if it abstains); {_label_rule(m)}; "
             f"{m.get('kept')} images that some option certifies are kept; best-option counts "
-            f"{lab.get('best_option_counts')}; class weights (inverse best frequency, capped at 10) "
-            f"{[round(w, 3) for w in m.get('class_weights', [])]}. Trained {m.get('epochs')} epochs with soft "
-            f"cross-entropy + consistency (λ={m.get('lam')}, η={m.get('eta')}, two noise copies).\n")
+            f"{m.get('best_option_counts', lab.get('best_option_counts'))}; class weights (inverse best "
+            f"frequency{_power(m)}, capped at 10) {[round(w, 3) for w in m.get('class_weights', [])]}. "
+            f"Trained {m.get('epochs')} epochs with soft cross-entropy + consistency (λ={m.get('lam')}, "
+            f"η={m.get('eta')}, two noise copies).\n")
         lines.append(f"- base routing on {b.get('label_test_n')} test images (one draw at sigma_e), options "
                      f"0.12/0.25/0.5/1.0: {m.get('base_routing')}")
         lines.append(f"- agreement of that routing with the soft-label argmax (test images some option certifies): "
