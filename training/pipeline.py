@@ -322,7 +322,7 @@ def stage_denoised(run: Run) -> None:
     radii = _labels(run, "labels-denoised-train", options, train_l, seed=30)
     radii_test = _labels(run, "labels-denoised-test", options, test_l, seed=31)
     pre = chain_pre(den, SIGMA_E)
-    est, fresh = run.train_or_load("estimator-denoised", SmallCNN(classes=4),
+    est, fresh = run.train_or_load("estimator-denoised", from_expert(clf, len(SIGMAS)),
                                    lambda n: train_estimator(run, "estimator-denoised", radii, train_l, 302, pre=pre,
                                                              init=n,
                                                              epochs=b.est_epochs_denoised))
