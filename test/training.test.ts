@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { certifyInput } from "../src/core/index.js";
 import { loadCertifier, localModelStore } from "../src/runtime/index.js";
+import { referenceDir } from "./helpers/reference.js";
 
 // Debian's interpreter: python3-torch serves it, not another python3 earlier on PATH.
 const PYTHON = "/usr/bin/python3";
@@ -68,5 +69,57 @@ describe("training pipeline (--smoke)", () => {
     } finally {
       await certifier.close();
     }
+  });
+});
+
+/** Runs a Python snippet with the training package importable; returns its JSON output. */
+async function python(code: string): Promise<unknown> {
+  const { stdout } = await run(PYTHON, ["-c", code], { cwd: process.cwd() });
+  return JSON.parse(stdout);
+}
+
+describe("training statistics and labels", () => {
+  it("bounds pA like scipy's Clopper-Pearson, by table and by bisection over the counts", async () => {
+    const worst = (await python(`
+import csv, json, torch
+from training.stats import cp_lower, cp_lower_exact
+rows = [r for r in csv.DictReader(open(${JSON.stringify(`${referenceDir}/clopper_pearson.tsv`)}), delimiter="\t")
+        if int(r["n"]) <= 1000]
+err = {"table": 0.0, "exact": 0.0, "table_rows": 0, "rows": len(rows)}
+for r in rows:
+    k, n, alpha, want = torch.tensor([int(r["nA"])]), int(r["n"]), float(r["alpha"]), float(r["pA_lower"])
+    bounds = [("exact", cp_lower_exact(k, n, alpha))]
+    if n <= 12:  # the table bisects every count up to n: small n only
+        bounds.append(("table", cp_lower(k, n, alpha)))
+        err["table_rows"] += 1
+    for name, got in bounds:
+        err[name] = max(err[name], abs(float(got[0]) - want) / want if want else abs(float(got[0])))
+print(json.dumps(err))`)) as { table: number; exact: number; rows: number; table_rows: number };
+    expect(worst.rows).toBeGreaterThan(150);
+    expect(worst.table_rows).toBeGreaterThan(10);
+    expect(worst.table).toBeLessThan(1e-9);
+    expect(worst.exact).toBeLessThan(1e-9);
+  }, 120_000);
+
+  it("labels the largest sigma where its radius passes the threshold, and weights options by inverse frequency", async () => {
+    const out = (await python(`
+import json, torch
+from training.certify import option_weights, threshold_labels
+radii = torch.tensor([[0.1, 0.2, 0.9, 1.2], [0.1, 0.3, 0.8, 0.5], [0, 0, 0, 0.0], [0.1, 0.2, 0.6, 0.8]])
+keep, q, best = threshold_labels(radii, 0.75)
+print(json.dumps({"keep": keep.tolist(), "q": q.tolist(), "best": best.tolist(),
+                  "w": option_weights(best, 4).tolist(), "w_half": option_weights(best, 4, 0.5).tolist()}))`)) as {
+      keep: boolean[];
+      q: number[][];
+      best: number[];
+      w: number[];
+      w_half: number[];
+    };
+    expect(out.keep).toEqual([true, true, false, true]);
+    expect(out.best).toEqual([3, 2, 3]);
+    expect(out.q[1]).toEqual([0, 0, 1, 0]);
+    // 3 kept inputs over the 2 options that are ever best: 3 / (2 * 1) for 0.5, 3 / (2 * 2) for 1.0
+    expect(out.w).toEqual([0, 0, 1.5, 0.75]);
+    expect(out.w_half[2]).toBeCloseTo(Math.sqrt(1.5), 6);
   });
 });

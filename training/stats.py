@@ -40,6 +40,22 @@ def cp_lower(k: torch.Tensor, n: int, alpha: float) -> torch.Tensor:
     return _lower_table(n, float(alpha))[k.long()]
 
 
+def cp_lower_exact(k: torch.Tensor, n: int, alpha: float, chunk: int = 256) -> torch.Tensor:
+    """`cp_lower` for large n: bisection over the given counts only (no table of all n + 1)."""
+    ks = torch.arange(n + 1, dtype=torch.float64).reshape(1, -1)
+    out = []
+    for kc in k.double().split(chunk):
+        lo, hi = torch.zeros_like(kc), torch.ones_like(kc)
+        above = ks >= kc.reshape(-1, 1)
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            logp = _log_binom_pmf(ks, n, mid.reshape(-1, 1)).masked_fill(~above, -float("inf"))
+            small = torch.logsumexp(logp, dim=1).exp() < alpha  # P(X >= k | mid) < alpha: bound above mid
+            lo, hi = torch.where(small, mid, lo), torch.where(small, hi, mid)
+        out.append(torch.where(kc > 0, lo, torch.zeros_like(lo)))
+    return torch.cat(out)
+
+
 def radius(k: torch.Tensor, n: int, alpha: float, sigma: float) -> torch.Tensor:
     """Cohen's certified radius sigma * PhiInv(pA_lower), 0 where pA_lower <= 1/2 (abstain)."""
     p = cp_lower(k, n, alpha)
