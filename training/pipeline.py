@@ -202,16 +202,18 @@ def _labels(run: Run, key: str, options, split: data.Split, seed: int) -> torch.
     return radii
 
 
+def estimator_labels(b: Budget, radii: torch.Tensor):
+    """(keep mask, labels, best option, description) under the budget's label rule."""
+    if b.label_threshold > 0:
+        return (*threshold_labels(radii, b.label_threshold), f"threshold {b.label_threshold:g}")
+    return (*soft_labels(radii, b.temperature), f"softmax T={b.temperature:g}")
+
+
 def train_estimator(run: Run, name: str, radii: torch.Tensor, split: data.Split, seed: int, pre=None,
                     init: torch.nn.Module | None = None, epochs: int | None = None) -> torch.nn.Module:
     b = run.budget
     epochs = epochs or b.est_epochs
-    if b.label_threshold > 0:
-        keep, q, best = threshold_labels(radii, b.label_threshold)
-        labels = f"threshold {b.label_threshold:g}"
-    else:
-        keep, q, best = soft_labels(radii, b.temperature)
-        labels = f"softmax T={b.temperature:g}"
+    keep, q, best, labels = estimator_labels(b, radii)
     w = option_weights(best, radii.shape[1], b.weight_power)
     run.log(f"{name}: {labels} labels, {int(keep.sum())}/{len(keep)} images kept, class weights {w.tolist()}")
     cfg = TrainConfig(epochs=epochs, seed=seed, lam=b.est_lam, eta=b.est_eta, log_every=0)
@@ -228,7 +230,7 @@ def train_estimator(run: Run, name: str, radii: torch.Tensor, split: data.Split,
 @torch.no_grad()
 def evaluate_estimator(run: Run, name: str, est, options, radii_test: torch.Tensor, test: data.Split,
                        cert: data.Split, pre=None) -> None:
-    """Routing distribution and agreement with the soft-label argmax, then Dual RS certification."""
+    """Routing distribution and agreement with the labels' best option, then Dual RS certification."""
     b = run.budget
     m = run.metrics.setdefault(name, {})
     g = torch.Generator().manual_seed(99)
@@ -236,12 +238,11 @@ def evaluate_estimator(run: Run, name: str, est, options, radii_test: torch.Tens
     if pre is not None:
         xn = pre(xn, torch.full((xn.shape[0],), SIGMA_E))
     routed = predict(est, xn)
-    keep = radii_test.max(1).values > 0
-    best = radii_test.argmax(1)
+    keep, _, best, _ = estimator_labels(b, radii_test)
     # the option the routed input would get vs the best: certified radius ratio
     r_routed = radii_test.gather(1, routed.reshape(-1, 1)).squeeze(1)
     m["base_routing"] = torch.bincount(routed, minlength=len(SIGMAS)).tolist()
-    m["agreement_with_soft_label_argmax"] = float((routed[keep] == best[keep]).float().mean())
+    m["agreement_with_label"] = float((routed[keep] == best).float().mean())
     m["mean_label_radius_routed"] = float(r_routed.mean())
     m["mean_label_radius_best"] = float(radii_test.max(1).values.mean())
     m["mean_label_radius_per_fixed_option"] = [float(v) for v in radii_test.mean(0)]
@@ -250,7 +251,7 @@ def evaluate_estimator(run: Run, name: str, est, options, radii_test: torch.Tens
     m["dual_certified_accuracy"] = certified_accuracy(pred, rad, cert.y, RADII)
     m["dual_abstain_rate"] = float((pred < 0).float().mean())
     m["smoothed_routing"] = torch.bincount(opt + 1, minlength=len(SIGMAS) + 1).tolist()  # [abstain, 0..3]
-    run.log(f"{name}: routing {m['base_routing']} agreement {m['agreement_with_soft_label_argmax']:.3f} "
+    run.log(f"{name}: routing {m['base_routing']} agreement {m['agreement_with_label']:.3f} "
             f"dual certified {m['dual_certified_accuracy']}")
     run.save_metrics()
 

@@ -113,8 +113,9 @@ def write_readme(metrics: dict, files: dict[str, str], out_dir: str, smoke: bool
             f"η={m.get('eta')}, two noise copies).\n")
         lines.append(f"- base routing on {b.get('label_test_n')} test images (one draw at sigma_e), options "
                      f"0.12/0.25/0.5/1.0: {m.get('base_routing')}")
-        lines.append(f"- agreement of that routing with the soft-label argmax (test images some option certifies): "
-                     f"{_pct(m.get('agreement_with_soft_label_argmax'))}%")
+        what = "the label's option" if "agreement_with_label" in m else "the softmax label's argmax"
+        agree = m.get("agreement_with_label", m.get("agreement_with_soft_label_argmax"))
+        lines.append(f"- agreement of that routing with {what} (test images some option certifies): {_pct(agree)}%")
         lines.append(f"- mean soft-label radius (n=100 draws): routed {m.get('mean_label_radius_routed', 0):.3f}, "
                      f"oracle best {m.get('mean_label_radius_best', 0):.3f}, each fixed option "
                      f"{[round(v, 3) for v in m.get('mean_label_radius_per_fixed_option', [])]}")
