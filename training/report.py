@@ -48,6 +48,14 @@ def _label_rule(m: dict) -> str:
     return f"label = softmax(radius / {m.get('temperature')})"
 
 
+def _init(name: str, m: dict) -> str:
+    """Where a net trained with the current recipe (one that records its label rule) started."""
+    start = {"estimator": "expert-1.0", "estimator-denoised": "classifier"}.get(name)
+    if "labels" not in m or start is None:
+        return ""
+    return f", initialised from `{start}` (all but the last layer)"
+
+
 def _power(m: dict) -> str:
     return "" if "labels" not in m else f" to the power {m.get('weight_power', 1)}"
 
@@ -101,8 +109,7 @@ def write_readme(metrics: dict, files: dict[str, str], out_dir: str, smoke: bool
         lines.append(
             f"SmallCNN with 4 outputs, smoothed at sigma_e={m.get('sigma_e')}"
             + (" on denoised inputs (denoiser at sigma 1.0)" if name == "estimator-denoised" else "")
-            + (", initialised from `expert-1.0` (all but the last layer)" if name == "estimator" and
-               m.get("labels", "").startswith("threshold") else "")
+            + _init(name, m)
             + f". Labels on {m.get('labelled')} training images: each option certified with "
             f"{b.get('label_samples')} draws (Clopper-Pearson alpha={b.get('label_alpha')}, radius of the true "
             f"label, 0 if it abstains); {_label_rule(m)}; "
