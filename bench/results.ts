@@ -231,7 +231,7 @@ ${estimatorCap(dualExperts)}
   noise; it learns from 20,000 labelled training images instead of 2,811; and its labels are
   threshold labels (sigma = 1.0 where that expert certifies a radius above 0.75, else 0.5) instead
   of the paper's softmax of the 100-draw radii, which routed near-ties by noise and left R_sigma
-  small on many images. Together these moved Dual RS from 7 to 10 points below the best global
+  small on many images. Together these moved Dual RS from about 7 to 10 points below the best global
   sigma to the figures above.
 - The budget. Everything was trained on two CPU cores: experts for 5 epochs, one iterative round
   (models/README.md), and the denoised configuration's small denoiser and classifier for 3 epochs each.
