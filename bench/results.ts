@@ -132,8 +132,6 @@ function share(rows: readonly EvalRow[], r: number): number {
   return rows.filter((row) => row.correct && (r === 0 || row.radius > r)).length / rows.length;
 }
 
-const BAND = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5];
-
 /**
  * The best routing by true class between sigma = 0.5 and 1.0, chosen on these images: what a router
  * that tells garments apart perfectly, but nothing finer, could reach. Reported as its worst gap to
@@ -142,16 +140,17 @@ const BAND = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5];
 function classRouting(): string {
   const [half, one] = [globals[SIGMAS.indexOf("0.5")], globals[SIGMAS.indexOf("1.0")]];
   if (!half || !one) return "";
+  const band = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5];
   const byIdx = new Map(one.rows.map((r) => [r.idx, r]));
   const pairs = half.rows.flatMap((h) => {
     const o = byIdx.get(h.idx);
     return o ? [[h, o] as const] : [];
   });
-  const best = BAND.map((r) => Math.max(...globals.map((g) => share(g.rows, r))));
+  const best = band.map((r) => Math.max(...globals.map((g) => share(g.rows, r))));
   let top = { worst: -Infinity, toOne: [] as number[] };
   for (let mask = 0; mask < 1 << 10; mask++) {
     const rows = pairs.map(([h, o]) => ((mask >> h.label) & 1 ? o : h));
-    const worst = Math.min(...BAND.map((r, i) => share(rows, r) - (best[i] ?? 0)));
+    const worst = Math.min(...band.map((r, i) => share(rows, r) - (best[i] ?? 0)));
     if (worst > top.worst) top = { worst, toOne: [...Array(10).keys()].filter((c) => (mask >> c) & 1) };
   }
   const gap = 100 * top.worst;
@@ -225,7 +224,7 @@ ${estimatorCap(dualExperts)}
   sneaker), so it learns a coarse routing, close to one by kind of garment. ${classRouting()}
   With R_c alone, not min(R_sigma, R_c), this routing reaches ${routedAlone(dualExperts)}.
 - The estimator's own radius. The estimator is certified like any classifier: where it is unsure
-  between 0.5 and 1.0, R_sigma is small and caps the certificate (the line above counts it).
+  between 0.5 and 1.0, R_sigma is small and caps the certificate (counted just before this list).
 - What was changed to get here (training/README.md, "Estimator variants", and models/README.md):
   the estimator starts from the sigma = 1.0 expert, whose features were trained under the same
   noise; it learns from 20,000 labelled training images instead of 2,811; and its labels are
