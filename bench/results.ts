@@ -13,6 +13,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseEvaluateArgs, runEvaluate } from "../src/cli/evaluate.js";
+import { certifiedAt } from "../src/eval/accuracy.js";
 import { type Combined, combineRuns, type EvalRun, readRun } from "../src/eval/combine.js";
 import { formatSeconds } from "../src/eval/markdown.js";
 import { renderPng } from "../src/eval/png.js";
@@ -127,9 +128,9 @@ function estimatorCap(run: EvalRun): string {
   return `On ${capped.length} of the ${rows.length} images it certified correctly, the estimator's radius R_sigma was the smaller one and set the certificate's radius; had R_c alone counted, certified accuracy would be higher by ${at.join(", ")} points (a diagnostic, not a certificate: the routing itself must be certified).`;
 }
 
-/** Certified accuracy (fraction) of rows at radius r: correct, and a radius above r (r > 0). */
+/** Certified accuracy (fraction) of rows at radius r. */
 function share(rows: readonly EvalRow[], r: number): number {
-  return rows.filter((row) => row.correct && (r === 0 || row.radius > r)).length / rows.length;
+  return rows.filter((row) => certifiedAt(row, r)).length / rows.length;
 }
 
 /**

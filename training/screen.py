@@ -20,10 +20,9 @@ import os
 import torch
 
 from . import data
-from .certify import sample_counts
+from .certify import cohen_certify
 from .manifests import SIGMA_E, SIGMAS
 from .nets import SmallCNN
-from .stats import cp_lower_exact
 
 RADII = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
 
@@ -38,17 +37,6 @@ def global_radii(runs: str, count: int) -> torch.Tensor:
                 if i < count and row["correct"] == "1":
                     out[i, k] = float(row["radius"])
     return out
-
-
-@torch.no_grad()
-def certify_estimator(est: torch.nn.Module, x: torch.Tensor, n0: int, n: int, alpha: float, seed: int):
-    """(option or -1 [N], R_sigma [N])."""
-    top = sample_counts(est, x, SIGMA_E, n0, len(SIGMAS), seed).argmax(1)
-    counts = sample_counts(est, x, SIGMA_E, n, len(SIGMAS), seed + 1)
-    pa = cp_lower_exact(counts.gather(1, top.reshape(-1, 1)).squeeze(1), n, alpha)
-    ok = pa > 0.5
-    r = SIGMA_E * torch.special.ndtri(pa.clamp(max=1 - 1e-12))
-    return torch.where(ok, top, torch.full_like(top, -1)), torch.where(ok, r, torch.zeros_like(r)).float()
 
 
 def accuracy(radius: torch.Tensor) -> list[float]:
@@ -75,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     est.eval()
     test = data.load("test", args.data).head(args.count)
     R = global_radii(args.runs, args.count)
-    opt, r_sigma = certify_estimator(est, test.x, args.n0, args.n, args.alpha / 2, args.seed)
+    opt, r_sigma = cohen_certify(est, test.x, SIGMA_E, args.n0, args.n, args.alpha / 2, args.seed, len(SIGMAS))
     r_c = torch.where(opt >= 0, R.gather(1, opt.clamp(min=0).reshape(-1, 1)).squeeze(1), torch.zeros(len(opt)))
     best = [max(col) for col in zip(*(accuracy(R[:, k]) for k in range(len(SIGMAS))))]
     dual = accuracy(torch.minimum(r_sigma, r_c))

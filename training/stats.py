@@ -35,13 +35,18 @@ def _lower_table(n: int, alpha: float) -> torch.Tensor:
     return out
 
 
+TABLE_MAX_N = 1000  # above this, a table of every count costs more than bisecting the counts asked for
+
+
 def cp_lower(k: torch.Tensor, n: int, alpha: float) -> torch.Tensor:
     """Clopper-Pearson one-sided lower bound of p from k successes in n trials (Beta(alpha; k, n-k+1))."""
+    if n > TABLE_MAX_N:
+        return cp_lower_exact(k, n, alpha)
     return _lower_table(n, float(alpha))[k.long()]
 
 
 def cp_lower_exact(k: torch.Tensor, n: int, alpha: float, chunk: int = 256) -> torch.Tensor:
-    """`cp_lower` for large n: bisection over the given counts only (no table of all n + 1)."""
+    """`cp_lower` by bisection over the given counts only (no table of all n + 1)."""
     ks = torch.arange(n + 1, dtype=torch.float64).reshape(1, -1)
     out = []
     for kc in k.double().split(chunk):
