@@ -8,29 +8,51 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from . import device
 from .stats import cp_lower, radius
 
 # a base model on noisy inputs: x_noisy [B,1,28,28] -> logits [B,K]
 ModelFn = Callable[[torch.Tensor], torch.Tensor]
 
 
-@torch.no_grad()
-def sample_counts(f: ModelFn, x: torch.Tensor, sigma: float, n: int, classes: int, seed: int,
-                  max_batch: int = 4000) -> torch.Tensor:
-    """counts[i, c] = #{j < n : argmax f(x_i + sigma eps_ij) = c}, int64 [N, classes]."""
-    g = torch.Generator().manual_seed(seed)
-    out = torch.zeros(x.shape[0], classes, dtype=torch.int64)
+def _draws(f: ModelFn, x: torch.Tensor, sigma: float, n: int, seed: int, max_batch: int | None):
+    """f(x_i + sigma eps_ij) for j < n, chunk by chunk: yields (i, b, j, m, outputs [b*m, K]) for
+    inputs i..i+b and draws j..j+m. Noise is drawn and f runs on the current device."""
+    dev = device.current()
+    max_batch = max_batch or device.batch_limit()
+    g = device.generator(seed)
     per = max(1, max_batch // n)  # inputs per chunk when n is small
     for i in range(0, x.shape[0], per):
-        xb = x[i:i + per]
+        xb = x[i:i + per].to(dev)
         b = xb.shape[0]
-        left = n
-        while left > 0:  # draws per input in this pass
-            m = min(left, max(1, max_batch // b))
+        j = 0
+        while j < n:  # draws per input in this pass
+            m = min(n - j, max(1, max_batch // b))
             rep = xb.repeat_interleave(m, dim=0)
-            pred = f(rep + sigma * torch.randn(rep.shape, generator=g)).argmax(1).reshape(b, m)
-            out[i:i + b] += F.one_hot(pred, classes).sum(1)
-            left -= m
+            yield i, b, j, m, f(rep + sigma * torch.randn(rep.shape, generator=g, device=dev))
+            j += m
+
+
+@torch.no_grad()
+def sample_counts(f: ModelFn, x: torch.Tensor, sigma: float, n: int, classes: int, seed: int,
+                  max_batch: int | None = None) -> torch.Tensor:
+    """counts[i, c] = #{j < n : argmax f(x_i + sigma eps_ij) = c}, int64 [N, classes] on the CPU."""
+    out = torch.zeros(x.shape[0], classes, dtype=torch.int64, device=device.current())
+    for i, b, _, m, z in _draws(f, x, sigma, n, seed, max_batch):
+        out[i:i + b] += F.one_hot(z.argmax(1).reshape(b, m), classes).sum(1)
+    return out.cpu()
+
+
+@torch.no_grad()
+def sample_logits(f: ModelFn, x: torch.Tensor, sigma: float, n: int, seed: int,
+                  max_batch: int | None = None) -> torch.Tensor:
+    """Every draw's output, float32 [N, n, K] on the CPU: the draws of `sample_counts`, kept so that
+    routings that differ only in a bias on the logits can be counted without drawing again."""
+    out = None
+    for i, b, j, m, z in _draws(f, x, sigma, n, seed, max_batch):
+        if out is None:
+            out = torch.empty(x.shape[0], n, z.shape[1])
+        out[i:i + b, j:j + m] = z.reshape(b, m, -1).cpu()
     return out
 
 
@@ -56,18 +78,22 @@ def soft_labels(radii: torch.Tensor, temperature: float):
     return keep, torch.softmax(radii[keep] / temperature, dim=1), radii[keep].argmax(dim=1)
 
 
-def threshold_labels(radii: torch.Tensor, threshold: float):
-    """One-hot labels: the largest sigma where its radius exceeds `threshold`, else the next one down.
+def threshold_labels(radii: torch.Tensor, threshold: float, sigmas: Sequence[float], lowest: int):
+    """One-hot labels: the largest sigma whose radius exceeds `threshold` * sigma, else option `lowest`.
 
-    Softmax labels compare radii capped by the few label draws (100 draws cap a radius at about
-    1.9 sigma), and route by who wins those near-ties. On Fashion-MNIST only the two largest sigmas
-    are ever best beyond r = 0.25, and "does the largest sigma reach a useful radius" is what the
-    estimator can still see under sigma_e noise. Same return shape as `soft_labels`.
+    radius > threshold * sigma means pA_lower > Phi(threshold): the label is the largest noise under
+    which the expert is still confidently right, and an input no larger sigma is sure of goes to the
+    smallest sigma it may use. Softmax labels compare radii capped by the few label draws (100 draws
+    cap a radius at about 1.9 sigma) and route by who wins those near-ties; "is this expert still
+    sure at this noise" is what the estimator can learn under sigma_e noise. Same return shape as
+    `soft_labels`.
     """
     keep = radii.max(dim=1).values > 0
-    k = radii.shape[1]
-    best = torch.where(radii[keep, k - 1] > threshold, k - 1, k - 2)
-    return keep, F.one_hot(best, k).float(), best
+    r = radii[keep]
+    best = torch.full((r.shape[0],), lowest, dtype=torch.int64)
+    for k in range(lowest + 1, len(sigmas)):
+        best = torch.where(r[:, k] > threshold * sigmas[k], k, best)
+    return keep, F.one_hot(best, len(sigmas)).float(), best
 
 
 def option_weights(best: torch.Tensor, k: int, power: float = 1.0) -> torch.Tensor:

@@ -34,7 +34,7 @@ def routed_subset(train: data.Split, routed: torch.Tensor, k: int, seed: int) ->
 
 
 def stage_iterate(run) -> None:
-    from .pipeline import SIGMAS, SIGMA_E, evaluate_estimator, label_splits, train_estimator, _labels
+    from .pipeline import SIGMAS, SIGMA_E, evaluate_estimator, label_rule, label_splits, train_estimator, _labels
 
     b = run.budget
     est0 = run.load("estimator", SmallCNN(classes=4))
@@ -45,7 +45,8 @@ def stage_iterate(run) -> None:
     options = []
     for k, s in enumerate(SIGMAS):
         subset = routed_subset(run.train, routed, k, seed=400 + k)
-        cfg = TrainConfig(epochs=b.iter_epochs, seed=410 + k, lr=FINE_TUNE_LR, lam=b.expert_lam, log_every=0)
+        lam = run.metrics.get(f"expert-{s}", {}).get("consistency_lambda", 0.0)  # the round-0 expert's
+        cfg = TrainConfig(epochs=b.iter_epochs, seed=410 + k, lr=FINE_TUNE_LR, lam=lam, log_every=0)
         net, _ = run.train_or_load(
             f"expert-{s}-it1", copy.deepcopy(run.expert(s)),
             lambda n: train_classifier(n, subset.x, subset.y, fixed_sigma(s), cfg, log=run.log))
@@ -55,8 +56,9 @@ def stage_iterate(run) -> None:
     train_l, test_l = label_splits(run, b.label_n)
     radii = _labels(run, "labels-it1-train", options, train_l, seed=50)
     radii_test = _labels(run, "labels-it1-test", options, test_l, seed=51)
+    rule = label_rule(run, "estimator")
     est, fresh = run.train_or_load("estimator-it1", copy.deepcopy(est0),
-                                   lambda n: train_estimator(run, "estimator-it1", radii, train_l, 420, init=n))
+                                   lambda n: train_estimator(run, "estimator-it1", radii, train_l, 420, rule, init=n))
     if fresh or run.args.reeval or "dual_certified_accuracy" not in run.metrics.get("estimator-it1", {}):
         evaluate_estimator(run, "estimator-it1", est, options, radii_test, test_l, run.cert)
     before = run.metrics["estimator"]["dual_certified_accuracy"]

@@ -7,6 +7,8 @@ import math
 
 import torch
 
+from . import device
+
 
 def _log_binom_pmf(k: torch.Tensor, n: int, p: torch.Tensor) -> torch.Tensor:
     lc = torch.lgamma(torch.tensor(n + 1.0, dtype=torch.float64)) - torch.lgamma(k + 1) - torch.lgamma(n - k + 1)
@@ -45,20 +47,26 @@ def cp_lower(k: torch.Tensor, n: int, alpha: float) -> torch.Tensor:
     return _lower_table(n, float(alpha))[k.long()]
 
 
-def cp_lower_exact(k: torch.Tensor, n: int, alpha: float, chunk: int = 256) -> torch.Tensor:
-    """`cp_lower` by bisection over the given counts only (no table of all n + 1)."""
-    ks = torch.arange(n + 1, dtype=torch.float64).reshape(1, -1)
+def cp_lower_exact(k: torch.Tensor, n: int, alpha: float, chunk: int | None = None) -> torch.Tensor:
+    """`cp_lower` by bisection over the given counts only (no table of all n + 1); on the current
+    device (`training.device`), the result on the CPU."""
+    dev = device.current()
+    chunk = chunk or (256 if dev.type == "cpu" else 4096)
+    ks = torch.arange(n + 1, dtype=torch.float64, device=dev).reshape(1, -1)
+    # log C(n, k), hoisted out of the bisection: lgamma is most of the cost of a pmf
+    log_c = torch.lgamma(torch.tensor(n + 1.0, dtype=torch.float64)) - torch.lgamma(ks + 1) - torch.lgamma(n - ks + 1)
     out = []
-    for kc in k.double().split(chunk):
+    for kc in k.double().to(dev).split(chunk):
         lo, hi = torch.zeros_like(kc), torch.ones_like(kc)
         above = ks >= kc.reshape(-1, 1)
         for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            logp = _log_binom_pmf(ks, n, mid.reshape(-1, 1)).masked_fill(~above, -float("inf"))
+            mid = 0.5 * (lo + hi).reshape(-1, 1)
+            logp = (log_c + ks * torch.log(mid) + (n - ks) * torch.log1p(-mid)).masked_fill(~above, -float("inf"))
+            mid = mid.squeeze(1)
             small = torch.logsumexp(logp, dim=1).exp() < alpha  # P(X >= k | mid) < alpha: bound above mid
             lo, hi = torch.where(small, mid, lo), torch.where(small, hi, mid)
         out.append(torch.where(kc > 0, lo, torch.zeros_like(lo)))
-    return torch.cat(out)
+    return torch.cat(out).cpu()
 
 
 def radius(k: torch.Tensor, n: int, alpha: float, sigma: float) -> torch.Tensor:

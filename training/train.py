@@ -54,7 +54,15 @@ class TrainConfig:
 
 
 def add_noise(x: torch.Tensor, sigma: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    return x + sigma.reshape(-1, 1, 1, 1) * torch.randn(x.shape, generator=g)
+    return x + sigma.reshape(-1, 1, 1, 1) * torch.randn(x.shape, generator=g, device=x.device)
+
+
+def _generators(seed: int, dev: torch.device) -> tuple[torch.Generator, torch.Generator]:
+    """(CPU generator for permutations and sigma draws, generator for the noise on `dev`).
+
+    On the CPU they are one generator, the draws a CPU run has always made."""
+    g = torch.Generator().manual_seed(seed)
+    return g, (g if dev.type == "cpu" else torch.Generator(device=dev).manual_seed(seed))
 
 
 def _schedule(opt: torch.optim.Optimizer, step: int, total: int, lr: float) -> None:
@@ -74,9 +82,12 @@ def train_classifier(
     class_weight: Optional[torch.Tensor] = None,
     log: Callable[[str], None] = print,
 ) -> nn.Module:
-    """Train on x + sigma * eps. `target`: int64 labels [N] or soft labels [N,K]."""
+    """Train on x + sigma * eps. `target`: int64 labels [N] or soft labels [N,K]. Runs on the net's device."""
+    dev = next(net.parameters()).device
     torch.manual_seed(cfg.seed)
-    g = torch.Generator().manual_seed(cfg.seed)
+    g, gn = _generators(cfg.seed, dev)
+    x, target = x.to(dev), target.to(dev)
+    class_weight = None if class_weight is None else class_weight.to(dev)
     soft = target.dtype.is_floating_point
     n = x.shape[0]
     steps_per_epoch = max(1, n // cfg.batch)
@@ -87,14 +98,15 @@ def train_classifier(
     net.train()
     for epoch in range(cfg.epochs):
         perm = torch.randperm(n, generator=g)
-        run_loss, run_acc, seen = 0.0, 0.0, 0
+        # running sums stay on the device: a .item() per step would wait for the GPU every step
+        run_loss, run_acc, seen = torch.zeros((), device=dev), torch.zeros((), device=dev), 0
         for b in range(steps_per_epoch):
-            idx = perm[b * cfg.batch:(b + 1) * cfg.batch]
+            idx = perm[b * cfg.batch:(b + 1) * cfg.batch].to(dev)
             xb, tb = x[idx], target[idx]
             logits = []
             for _ in range(copies):
-                s = sigma(len(idx), g)
-                xn = add_noise(xb, s, g)
+                s = sigma(len(idx), g).to(dev)
+                xn = add_noise(xb, s, gn)
                 if preprocess is not None:
                     with torch.no_grad():
                         xn = preprocess(xn, s)
@@ -111,13 +123,14 @@ def train_classifier(
             loss.backward()
             opt.step()
             step += 1
-            run_loss += loss.item() * len(idx)
-            run_acc += (logits[0].argmax(1) == hard).float().sum().item()
+            run_loss += loss.detach() * len(idx)
+            run_acc += (logits[0].argmax(1) == hard).sum()
             seen += len(idx)
             if cfg.log_every and step % cfg.log_every == 0:
-                log(f"  epoch {epoch + 1}/{cfg.epochs} step {step}/{total} loss {run_loss / seen:.4f} "
-                    f"acc {run_acc / seen:.4f} ({time.time() - t0:.0f}s)")
-        log(f"  epoch {epoch + 1} done: loss {run_loss / seen:.4f} acc {run_acc / seen:.4f} ({time.time() - t0:.0f}s)")
+                log(f"  epoch {epoch + 1}/{cfg.epochs} step {step}/{total} loss {run_loss.item() / seen:.4f} "
+                    f"acc {run_acc.item() / seen:.4f} ({time.time() - t0:.0f}s)")
+        log(f"  epoch {epoch + 1} done: loss {run_loss.item() / seen:.4f} acc {run_acc.item() / seen:.4f} "
+            f"({time.time() - t0:.0f}s)")
     net.eval()
     return net
 
@@ -126,8 +139,10 @@ def train_denoiser(
     net: nn.Module, x: torch.Tensor, sigma: SigmaSampler, cfg: TrainConfig, log: Callable[[str], None] = print,
 ) -> nn.Module:
     """Denoising objective: minimise ||D(x + sigma eps, sigma) - x||^2 over sigma from the sampler."""
+    dev = next(net.parameters()).device
     torch.manual_seed(cfg.seed)
-    g = torch.Generator().manual_seed(cfg.seed)
+    g, gn = _generators(cfg.seed, dev)
+    x = x.to(dev)
     n = x.shape[0]
     steps_per_epoch = max(1, n // cfg.batch)
     total = cfg.epochs * steps_per_epoch
@@ -136,43 +151,49 @@ def train_denoiser(
     net.train()
     for epoch in range(cfg.epochs):
         perm = torch.randperm(n, generator=g)
-        run, seen = 0.0, 0
+        run, seen = torch.zeros((), device=dev), 0
         for b in range(steps_per_epoch):
-            xb = x[perm[b * cfg.batch:(b + 1) * cfg.batch]]
-            s = sigma(len(xb), g)
-            loss = F.mse_loss(net(add_noise(xb, s, g), s), xb)
+            xb = x[perm[b * cfg.batch:(b + 1) * cfg.batch].to(dev)]
+            s = sigma(len(xb), g).to(dev)
+            loss = F.mse_loss(net(add_noise(xb, s, gn), s), xb)
             _schedule(opt, step, total, cfg.lr)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             step += 1
-            run += loss.item() * len(xb)
+            run += loss.detach() * len(xb)
             seen += len(xb)
             if cfg.log_every and step % cfg.log_every == 0:
-                log(f"  epoch {epoch + 1}/{cfg.epochs} step {step}/{total} mse {run / seen:.5f} ({time.time() - t0:.0f}s)")
-        log(f"  epoch {epoch + 1} done: mse {run / seen:.5f} ({time.time() - t0:.0f}s)")
+                log(f"  epoch {epoch + 1}/{cfg.epochs} step {step}/{total} mse {run.item() / seen:.5f} "
+                    f"({time.time() - t0:.0f}s)")
+        log(f"  epoch {epoch + 1} done: mse {run.item() / seen:.5f} ({time.time() - t0:.0f}s)")
     net.eval()
     return net
 
 
 @torch.no_grad()
 def predict(net: nn.Module, x: torch.Tensor, batch: int = 4096) -> torch.Tensor:
+    """argmax of the net on x, batch by batch on the net's device; int64 [N] on the CPU."""
     net.eval()
-    return torch.cat([net(x[i:i + batch]).argmax(1) for i in range(0, x.shape[0], batch)])
+    dev = next(net.parameters()).device
+    return torch.cat([net(x[i:i + batch].to(dev)).argmax(1).cpu() for i in range(0, x.shape[0], batch)])
 
 
 @torch.no_grad()
 def noisy_accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor, sigma: float, seed: int = 1234,
                    preprocess: Optional[Preprocess] = None, batch: int = 2048) -> float:
-    """Accuracy of the base model on one Gaussian draw per test example (sigma 0: clean)."""
+    """Accuracy of the base model on one Gaussian draw per test example (sigma 0: clean).
+
+    The draws are made on the CPU, so the figure does not depend on the device."""
     net.eval()
+    dev = next(net.parameters()).device
     g = torch.Generator().manual_seed(seed)
     correct = 0
     for i in range(0, x.shape[0], batch):
         xb = x[i:i + batch]
         s = torch.full((xb.shape[0],), float(sigma))
-        xn = add_noise(xb, s, g) if sigma > 0 else xb
+        xn = (add_noise(xb, s, g) if sigma > 0 else xb).to(dev)
         if preprocess is not None:
-            xn = preprocess(xn, s)
-        correct += (net(xn).argmax(1) == y[i:i + batch]).sum().item()
+            xn = preprocess(xn, s.to(dev))
+        correct += (net(xn).argmax(1).cpu() == y[i:i + batch]).sum().item()
     return correct / x.shape[0]
