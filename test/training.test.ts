@@ -101,23 +101,29 @@ print(json.dumps(err))`)) as { table: number; exact: number; rows: number; table
     expect(worst.exact).toBeLessThan(1e-9);
   }, 120_000);
 
-  it("labels the largest sigma where its radius passes the threshold, and weights options by inverse frequency", async () => {
+  it("labels the largest sigma whose radius passes threshold x sigma, and weights options by inverse frequency", async () => {
     const out = (await python(`
 import json, torch
 from training.certify import option_weights, threshold_labels
+sigmas = [0.12, 0.25, 0.5, 1.0]
 radii = torch.tensor([[0.1, 0.2, 0.9, 1.2], [0.1, 0.3, 0.8, 0.5], [0, 0, 0, 0.0], [0.1, 0.2, 0.6, 0.8]])
-keep, q, best = threshold_labels(radii, 0.75)
+keep, q, best = threshold_labels(radii, 0.75, sigmas, 2)
+# 0.25 as the floor: 0.5 needs a radius above 0.375 and 1.0 above 0.75, else the image goes to 0.25
+low = torch.tensor([[0.1, 0.2, 0.3, 0.5], [0.1, 0.2, 0.4, 0.7], [0.1, 0.2, 0.3, 0.9]])
 print(json.dumps({"keep": keep.tolist(), "q": q.tolist(), "best": best.tolist(),
+                  "floor": threshold_labels(low, 0.75, sigmas, 1)[2].tolist(),
                   "w": option_weights(best, 4).tolist(), "w_half": option_weights(best, 4, 0.5).tolist()}))`)) as {
       keep: boolean[];
       q: number[][];
       best: number[];
+      floor: number[];
       w: number[];
       w_half: number[];
     };
     expect(out.keep).toEqual([true, true, false, true]);
     expect(out.best).toEqual([3, 2, 3]);
     expect(out.q[1]).toEqual([0, 0, 1, 0]);
+    expect(out.floor).toEqual([1, 2, 3]);
     // 3 kept inputs over the 2 options that are ever best: 3 / (2 * 1) for 0.5, 3 / (2 * 2) for 1.0
     expect(out.w).toEqual([0, 0, 1.5, 0.75]);
     expect(out.w_half[2]).toBeCloseTo(Math.sqrt(1.5), 6);

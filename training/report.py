@@ -42,10 +42,23 @@ CERT_HEAD = "% at r = 0 / 0.25 / 0.5 / 0.75 / 1.0 / 1.5 / 2.0 (average certified
 def _label_rule(m: dict) -> str:
     kind = m.get("labels", f"softmax T={m.get('temperature')}")
     if kind.startswith("threshold"):
-        t = kind.split()[1]
-        return (f"label = one-hot: sigma = 1.0 where its radius exceeds {t}, else 0.5 "
+        t, floor = float(m.get("label_threshold", kind.split()[1])), m.get("label_floor", 0.5)
+        return (f"label = one-hot: the largest sigma whose radius exceeds {t:g} × sigma, else {floor:g} "
                 "(`certify.threshold_labels`)")
     return f"label = softmax(radius / {m.get('temperature')})"
+
+
+def _selection(m: dict, b: dict) -> str:
+    """The validation comparison that chose an estimator's label threshold, if one did."""
+    sel = m.get("selection")
+    if not sel:
+        return ""
+    radii = " / ".join(f"{r:g}" for r in sel["radii"])
+    rows = "; ".join(f"{t}: {' / '.join(f'{v:+.1f}' for v in gap)}" for t, gap in sel["gap_points"].items())
+    return (f"- label threshold chosen on the last {b.get('val_n')} test images (disjoint from the first 500 of "
+            f"docs/results.md), Dual RS with n0 = {b.get('val_n0')}, n = {b.get('val_cert_n')}: points above the best "
+            f"global sigma ({' / '.join(f'{v:.1f}' for v in sel['best_global'])}%) at r = {radii}, per threshold: "
+            f"{rows}; kept {sel['chosen']:g}, the least shortfall at the worst radius")
 
 
 def _init(name: str, m: dict) -> str:
@@ -70,27 +83,34 @@ def write_readme(metrics: dict, files: dict[str, str], out_dir: str, smoke: bool
         lines.append("**SMOKE RUN**: 1000 training images, one epoch; these models are placeholders.\n")
 
     lines.append("## Models\n")
-    lines.append("| model | file | params | MACs/input | train time | seed | ONNX parity |")
-    lines.append("|---|---|---:|---:|---:|---:|---:|")
+    lines.append("| model | file | params | MACs/input | train time | trained on | seed | ONNX parity |")
+    lines.append("|---|---|---:|---:|---:|---|---:|---:|")
     for name, fname in files.items():
         e, m = ex.get(name, {}), metrics.get(name, {})
         lines.append(f"| {name} | `{fname[:12]}…` | {e.get('params', 0):,} | {e.get('macs', 0):,} | "
-                     f"{m.get('train_seconds', '-')} s | {m.get('seed', '-')} | {e.get('onnx_max_abs_diff', 0):.1e} |")
+                     f"{m.get('train_seconds', '-')} s | {m.get('trained_on', 'CPU, 2 threads, torch 1.13')} | "
+                     f"{m.get('seed', '-')} | {e.get('onnx_max_abs_diff', 0):.1e} |")
     lines.append("\nFLOPs ≈ 2 × MACs. Architectures: `training/nets.py`.\n")
 
     experts = [f"expert-{s}" for s in SIGMAS if f"expert-{s}" in files]
     if experts:
         lines.append("## Experts (manifests `fmnist-expert-<sigma>`)\n")
+        first = metrics.get(experts[0], {})
         lines.append("SmallCNN (conv5x5/2 1→16, conv3x3/2 16→32, FC 1568→128→10) trained with Gaussian noise "
-                     f"augmentation at its sigma, {metrics.get(experts[0], {}).get('epochs')} epochs, AdamW, "
-                     "cosine schedule, batch 128"
-                     + (f", consistency λ={metrics[experts[0]].get('consistency_lambda')}"
-                        if metrics.get(experts[0], {}).get("consistency_lambda") else "") + ".\n")
-        lines.append(f"| expert | clean | noisy | certified {CERT_HEAD} |")
-        lines.append("|---|---:|---:|---|")
+                     f"augmentation at its sigma, {first.get('epochs')} epochs, AdamW, cosine schedule, batch "
+                     f"{first.get('batch', 128)}, plus Jeong & Shin's consistency term (η = 0.5, two noise copies) "
+                     "with weight λ. Where several λ were tried, each sigma kept the λ whose smoothed expert had "
+                     f"the larger average certified radius on the last {b.get('val_n')} test images (n0 = "
+                     f"{b.get('val_n0')}, n = {b.get('val_cert_n')}; disjoint from the first 500 of "
+                     "docs/results.md).\n")
+        lines.append(f"| expert | λ | validation ACR per λ | clean | noisy | certified {CERT_HEAD} |")
+        lines.append("|---|---:|---|---:|---:|---|")
         for name in experts:
             m = metrics[name]
-            lines.append(f"| {name} | {_pct(m.get('clean_accuracy'))} | {_pct(m.get('noisy_accuracy'))} | "
+            acr = m.get("selection", {}).get("validation_acr", {})
+            lines.append(f"| {name} | {m.get('consistency_lambda', 0):g} | "
+                         f"{', '.join(f'λ={k}: {v:.3f}' for k, v in acr.items()) or '-'} | "
+                         f"{_pct(m.get('clean_accuracy'))} | {_pct(m.get('noisy_accuracy'))} | "
                          f"{_cert_row(m.get('certified_accuracy', {}))} |")
         lines.append("")
 
@@ -128,7 +148,10 @@ def write_readme(metrics: dict, files: dict[str, str], out_dir: str, smoke: bool
                      f"{[round(v, 3) for v in m.get('mean_label_radius_per_fixed_option', [])]}")
         lines.append(f"- smoothed routing in certification [abstain, 0.12, 0.25, 0.5, 1.0]: {m.get('smoothed_routing')}")
         lines.append(f"- Dual RS certified accuracy ({CERT_HEAD}): {_cert_row(m.get('dual_certified_accuracy', {}))} "
-                     f"(alpha split 0.5, radius min(R_estimator, R_classifier))\n")
+                     f"(alpha split 0.5, radius min(R_estimator, R_classifier))")
+        if _selection(m, b):
+            lines.append(_selection(m, b))
+        lines.append("")
 
     if "denoiser" in files and "denoiser" in metrics:
         m = metrics["denoiser"]
