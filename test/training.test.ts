@@ -128,4 +128,41 @@ print(json.dumps({"keep": keep.tolist(), "q": q.tolist(), "best": best.tolist(),
     expect(out.w).toEqual([0, 0, 1.5, 0.75]);
     expect(out.w_half[2]).toBeCloseTo(Math.sqrt(1.5), 6);
   });
+
+  it("counts a routing bias's Dual RS certificate as min(R_sigma, R_c), with the estimator's abstentions at 0", async () => {
+    const out = (await python(`
+import json, torch
+from training.pipeline import routed_accuracy
+# image 0: every draw prefers option 3 (sigma 1.0) to option 2 (0.5) by 0.5; image 1: draws split evenly
+l0 = torch.zeros(2, 3, 4); l0[0, :, 3], l0[0, :, 2] = 1.0, 0.5; l0[1, :, 2] = 1.0; l0[1, :2, 3] = 2.0
+l = torch.zeros(2, 100, 4); l[0, :, 3], l[0, :, 2] = 1.0, 0.5; l[1, :50, 2] = 1.0; l[1, 50:, 3] = 3.0
+r_stage = torch.tensor([[0.0, 0.0, 1.2, 0.3], [0.0, 0.0, 2.0, 2.0]])
+acc = lambda b: routed_accuracy(l0, l, torch.tensor([0.0, 0.0, b, 0.0]), r_stage, 0.0005).tolist()
+print(json.dumps({"none": acc(0.0), "half": acc(1.0)}))`)) as { none: number[]; half: number[] };
+    // radii 0.25 ... 2.0; with the bias image 0 goes to sigma = 0.5: min(R_sigma = 1.45, R_c = 1.2)
+    expect(out.none).toEqual([0.5, 0, 0, 0, 0, 0, 0, 0]);
+    expect(out.half).toEqual([0.5, 0.5, 0.5, 0.5, 0, 0, 0, 0]);
+  });
+
+  it("types --set overrides like their Budget field, and refuses a CUDA device that PyTorch does not see", async () => {
+    const out = (await python(`
+import json, torch
+from training import device
+from training.pipeline import parse_budget
+out = {"budget": parse_budget(["route_biases=0,1", "val_n=20", "label_floor=0.25"]),
+       "auto": str(device.use("auto")), "has_cuda": torch.cuda.is_available()}
+try:
+    device.use("cuda")
+except SystemExit as e:
+    out["refused"] = str(e)
+print(json.dumps(out))`)) as {
+      budget: Record<string, unknown>;
+      auto: string;
+      has_cuda: boolean;
+      refused?: string;
+    };
+    expect(out.budget).toEqual({ route_biases: "0,1", val_n: 20, label_floor: 0.25 });
+    expect(out.auto).toBe(out.has_cuda ? "cuda" : "cpu");
+    if (!out.has_cuda) expect(out.refused).toMatch(/sees no CUDA device/);
+  });
 });

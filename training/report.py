@@ -17,7 +17,8 @@ Gaussian noise); classifiers output `logits` [N,10], estimators `logits` [N,4] (
 onnxruntime-node (max abs difference in the table).
 
 Data: Debian `dataset-fashion-mnist` (60k train / 10k test IDX files). Seeds are fixed per model
-(below); results reproduce up to floating-point summation order (thread count).
+(below); results reproduce on the same kind of device ("trained on") up to floating-point summation
+order: CUDA draws other noise than the CPU from the same seed.
 
 Accuracies: *clean* and *noisy* are base-model accuracies on the {eval_n} first test images
 (noisy: one Gaussian draw at the model's sigma). *Certified* is the accuracy of the smoothed model
@@ -49,16 +50,19 @@ def _label_rule(m: dict) -> str:
 
 
 def _selection(m: dict, b: dict) -> str:
-    """The validation comparison that chose an estimator's label threshold, if one did."""
+    """The validation comparison that chose an estimator's label threshold and routing bias, if one did."""
     sel = m.get("selection")
     if not sel:
         return ""
     radii = " / ".join(f"{r:g}" for r in sel["radii"])
     rows = "; ".join(f"{t}: {' / '.join(f'{v:+.1f}' for v in gap)}" for t, gap in sel["gap_points"].items())
-    return (f"- label threshold chosen on the last {b.get('val_n')} test images (disjoint from the first 500 of "
-            f"docs/results.md), Dual RS with n0 = {b.get('val_n0')}, n = {b.get('val_cert_n')}: points above the best "
-            f"global sigma ({' / '.join(f'{v:.1f}' for v in sel['best_global'])}%) at r = {radii}, per threshold: "
-            f"{rows}; kept {sel['chosen']:g}, the least shortfall at the worst radius")
+    t, bias = sel["chosen"]
+    return (f"- label threshold and routing bias (added to the floor sigma's logit) chosen on the last "
+            f"{b.get('val_n')} test images (disjoint from the first 500 of docs/results.md), each routing paired "
+            f"with the experts' certificates there (n0 = {b.get('val_n0')}, n = {b.get('val_cert_n')}): points "
+            f"above the best global sigma ({' / '.join(f'{v:.1f}' for v in sel['best_global'])}%) at r = {radii}, "
+            f"per threshold/bias: {rows}; kept threshold {t:g} with bias {bias:g}, the least shortfall at the "
+            "worst radius")
 
 
 def _init(name: str, m: dict) -> str:
