@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from . import device
-from .stats import cp_lower, radius
+from .stats import cp_lower, radius, radius_of
 
 # a base model on noisy inputs: x_noisy [B,1,28,28] -> logits [B,K]
 ModelFn = Callable[[torch.Tensor], torch.Tensor]
@@ -106,18 +106,20 @@ def option_weights(best: torch.Tensor, k: int, power: float = 1.0) -> torch.Tens
     return (w ** power).clamp(max=10.0)
 
 
+def certificate(c0: torch.Tensor, c: torch.Tensor, n: int, alpha: float, sigma: float):
+    """CERTIFY's decision from its vote counts: the class with most `c0` votes, pA_lower from its
+    share of the n votes in `c`. Returns (prediction or -1 to abstain [N], radius [N])."""
+    top = c0.argmax(1)
+    pa = cp_lower(c.gather(1, top.reshape(-1, 1)).squeeze(1), n, alpha)
+    return torch.where(pa > 0.5, top, torch.full_like(top, -1)), radius_of(pa, sigma)
+
+
 @torch.no_grad()
 def cohen_certify(f: ModelFn, x: torch.Tensor, sigma: float, n0: int, n: int, alpha: float, seed: int,
                   classes: int):
     """CERTIFY of Cohen et al.: (prediction or -1 to abstain [N], radius [N])."""
     c0 = sample_counts(f, x, sigma, n0, classes, seed)
-    top = c0.argmax(1)
-    c = sample_counts(f, x, sigma, n, classes, seed + 1)
-    k = c.gather(1, top.reshape(-1, 1)).squeeze(1)
-    pa = cp_lower(k, n, alpha)
-    r = radius(k, n, alpha, sigma)
-    pred = torch.where(pa > 0.5, top, torch.full_like(top, -1))
-    return pred, r
+    return certificate(c0, sample_counts(f, x, sigma, n, classes, seed + 1), n, alpha, sigma)
 
 
 @torch.no_grad()

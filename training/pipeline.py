@@ -23,11 +23,10 @@ import torch
 import torch.nn.functional as F
 
 from . import data, device, manifests, report
-from .certify import (certified_accuracy, cohen_certify, dual_certify, option_radii, option_weights, sample_counts,
-                      sample_logits, soft_labels, threshold_labels)
+from .certify import (certificate, certified_accuracy, cohen_certify, dual_certify, option_radii, option_weights,
+                      sample_counts, sample_logits, soft_labels, threshold_labels)
 from .export import check_parity, onnx_bytes, write_content_addressed
 from .nets import Denoiser, SmallCNN, count_macs, count_params, from_expert
-from .stats import radius
 from .train import (TrainConfig, choice_sigma, fixed_sigma, noisy_accuracy, predict, train_classifier,
                     train_denoiser, uniform_sigma)
 
@@ -322,7 +321,8 @@ def evaluate_estimator(run: Run, name: str, est, options, radii_test: torch.Tens
     g = torch.Generator().manual_seed(99)
     xn = test.x + SIGMA_E * torch.randn(test.x.shape, generator=g)
     if pre is not None:
-        xn = pre(xn.to(run.device), _sigmas(xn, SIGMA_E).to(run.device))
+        xn = xn.to(run.device)
+        xn = pre(xn, _sigmas(xn, SIGMA_E))
     routed = predict(est, xn)
     keep, _, best, _ = estimator_labels(b, radii_test, label_rule(run, name))
     # the option the routed input would get vs the best: certified radius ratio
@@ -360,10 +360,11 @@ def val_certificates(run: Run, options) -> dict[str, torch.Tensor]:
     b, x, y = run.budget, run.val.x, run.val.y
     out = {key: torch.zeros(len(y), len(options)) for key in ("global", "stage")}
     for k, (f, s) in enumerate(options):
-        top = sample_counts(f, x, s, b.val_n0, 10, seed=90 + 2 * k).argmax(1)
-        n_top = sample_counts(f, x, s, b.val_cert_n, 10, seed=91 + 2 * k).gather(1, top.reshape(-1, 1)).squeeze(1)
+        c0 = sample_counts(f, x, s, b.val_n0, 10, seed=90 + 2 * k)
+        c = sample_counts(f, x, s, b.val_cert_n, 10, seed=91 + 2 * k)
         for key, alpha in (("global", b.cert_alpha), ("stage", b.cert_alpha / 2)):
-            out[key][:, k] = torch.where(top == y, radius(n_top, b.val_cert_n, alpha, s), torch.zeros(len(y)))
+            pred, r = certificate(c0, c, b.val_cert_n, alpha, s)
+            out[key][:, k] = torch.where(pred == y, r, torch.zeros(len(y)))
     torch.save(out, path)
     return out
 
@@ -373,12 +374,18 @@ def routed_accuracy(logits0: torch.Tensor, logits: torch.Tensor, bias: torch.Ten
     """Dual RS certified accuracy at VAL_RADII of the estimator whose draws gave `logits0` (selection)
     and `logits` (estimation), with `bias` added to its logits: CERTIFY on the routing, then
     min(R_sigma, R_c) with R_c the routed expert's stage certificate `r_stage`."""
-    k = logits.shape[2]
-    top = F.one_hot((logits0 + bias).argmax(2), k).sum(1).argmax(1)
-    n_top = ((logits + bias).argmax(2) == top.reshape(-1, 1)).sum(1)
-    r_sigma = radius(n_top, logits.shape[1], alpha, SIGMA_E)  # 0 where the estimator abstains
-    r = torch.minimum(r_sigma, r_stage.gather(1, top.reshape(-1, 1)).squeeze(1))
-    return torch.tensor([float((r > t).float().mean()) for t in VAL_RADII])
+    def votes(z: torch.Tensor) -> torch.Tensor:
+        return F.one_hot((z + bias).argmax(2), z.shape[2]).sum(1)
+
+    routed, r_sigma = certificate(votes(logits0), votes(logits), logits.shape[1], alpha, SIGMA_E)
+    # r_sigma is 0 where the estimator abstains, whatever the expert at index 0 certifies
+    r_c = r_stage.gather(1, routed.clamp(min=0).reshape(-1, 1)).squeeze(1)
+    return accuracy_at(torch.minimum(r_sigma, r_c))
+
+
+def accuracy_at(r: torch.Tensor) -> torch.Tensor:
+    """Certified accuracy at VAL_RADII of per-image radii (0 where not certified correctly)."""
+    return (r.reshape(-1, 1) > torch.tensor(VAL_RADII)).float().mean(0)
 
 
 def select_estimator(run: Run, options, radii: torch.Tensor, train_l: data.Split, thresholds: list[float],
@@ -394,8 +401,7 @@ def select_estimator(run: Run, options, radii: torch.Tensor, train_l: data.Split
     if run.has(name) and name not in run.args.retrain:
         return run.load(name, SmallCNN(classes=len(SIGMAS))), False
     certs = val_certificates(run, options)
-    best_global = torch.stack([(certs["global"][:, k].reshape(-1, 1) > torch.tensor(VAL_RADII)).float().mean(0)
-                               for k in range(len(options))]).max(0).values
+    best_global = torch.stack([accuracy_at(certs["global"][:, k]) for k in range(len(options))]).max(0).values
     floor = SIGMAS.index(b.label_floor)
     scores, table = {}, {}
     for t in thresholds:

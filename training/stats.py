@@ -71,7 +71,11 @@ def cp_lower_exact(k: torch.Tensor, n: int, alpha: float, chunk: int | None = No
 
 def radius(k: torch.Tensor, n: int, alpha: float, sigma: float) -> torch.Tensor:
     """Cohen's certified radius sigma * PhiInv(pA_lower), 0 where pA_lower <= 1/2 (abstain)."""
-    p = cp_lower(k, n, alpha)
+    return radius_of(cp_lower(k, n, alpha), sigma)
+
+
+def radius_of(p: torch.Tensor, sigma: float) -> torch.Tensor:
+    """`radius` from pA_lower itself, for callers that also need the bound (no second bisection)."""
     r = sigma * torch.special.ndtri(p.clamp(max=1 - 1e-12))
     return torch.where(p > 0.5, r, torch.zeros_like(r)).float()
 
