@@ -70,6 +70,33 @@ describe("training pipeline (--smoke)", () => {
       await certifier.close();
     }
   });
+
+  it("probes estimator variants on the validation images and writes what each scored", async () => {
+    const work = join(dir, "work");
+    await run(
+      PYTHON,
+      ["-m", "training.probe", "--smoke", "--work", work, "--variants", "small-threshold,wide-needs-small"],
+      { cwd: process.cwd(), maxBuffer: 64 * 2 ** 20 },
+    );
+    const probe = JSON.parse(await readFile(join(work, "probe.json"), "utf8"));
+    expect(Object.keys(probe).sort()).toEqual([
+      "best_global",
+      "radii",
+      "small-threshold",
+      "wide-needs-small",
+    ]);
+    for (const name of ["small-threshold", "wide-needs-small"]) {
+      const v = probe[name];
+      expect(v.no_bias).toHaveLength(probe.radii.length);
+      expect(v.chosen_all).toHaveLength(probe.radii.length);
+      // [abstain, 0.12, 0.25, 0.5, 1.0] over the smoke budget's 50 validation images
+      expect(v.chosen_routes.reduce((a: number, b: number) => a + b, 0)).toBe(50);
+      expect(v["auc_p0.25"]).toBeGreaterThanOrEqual(0);
+      expect(v["auc_p0.25"]).toBeLessThanOrEqual(1);
+      expect(v["needs_0.25_in_top100"]).toBeLessThanOrEqual(v["needs_0.25"]);
+    }
+    expect(probe["small-threshold"].label_counts[1]).toBe(0); // the zoo's rule never labels 0.25
+  }, 300_000);
 });
 
 /** Runs a Python snippet with the training package importable; returns its JSON output. */
@@ -127,6 +154,33 @@ print(json.dumps({"keep": keep.tolist(), "q": q.tolist(), "best": best.tolist(),
     // 3 kept inputs over the 2 options that are ever best: 3 / (2 * 1) for 0.5, 3 / (2 * 2) for 1.0
     expect(out.w).toEqual([0, 0, 1.5, 0.75]);
     expect(out.w_half[2]).toBeCloseTo(Math.sqrt(1.5), 6);
+  });
+
+  it("labels for the probe the images that need sigma = 0.25, and ranks scores by AUC", async () => {
+    const out = (await python(`
+import json, torch
+from training.probe import auc, needs_small_labels
+# radii under sigma = 0.12, 0.25, 0.5, 1.0
+radii = torch.tensor([[0.0, 0.3, 0.2, 0.0],   # 0.5 unsure at r = 0.25, 0.25 sure: 0.25
+                      [0.0, 0.3, 0.6, 1.2],   # 1.0 sure beyond 1.0: 1.0
+                      [0.0, 0.2, 0.4, 0.5],   # otherwise 0.5
+                      [0.0, 0.0, 0.0, 0.0]])  # no option certifies: dropped
+keep, q, best = needs_small_labels(radii)
+pos = torch.tensor([True, False, True, False])
+print(json.dumps({"keep": keep.tolist(), "best": best.tolist(), "q": q[0].tolist(),
+                  "separated": auc(torch.tensor([0.9, 0.1, 0.5, 0.3]), pos),
+                  "one_pair_wrong": auc(torch.tensor([0.9, 0.1, 0.2, 0.5]), pos)}))`)) as {
+      keep: boolean[];
+      best: number[];
+      q: number[];
+      separated: number;
+      one_pair_wrong: number;
+    };
+    expect(out.keep).toEqual([true, true, true, false]);
+    expect(out.best).toEqual([1, 3, 2]);
+    expect(out.q).toEqual([0, 1, 0, 0]);
+    expect(out.separated).toBe(1);
+    expect(out.one_pair_wrong).toBe(0.75);
   });
 
   it("counts a routing bias's Dual RS certificate as min(R_sigma, R_c), with the estimator's abstentions at 0", async () => {

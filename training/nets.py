@@ -118,3 +118,26 @@ def count_macs(m: nn.Module, *inputs: torch.Tensor) -> int:
     for h in hooks:
         h.remove()
     return total
+
+
+class WideCNN(nn.Module):
+    """A VGG-style net (three stages of two 3x3 convolutions, width w, 2w, 4w; global average pool;
+    two linear layers): about 1.2 M parameters and 116 M multiply-accumulates per input at w = 64,
+    some 230 times SmallCNN. Too slow to serve on a CPU; `training.probe` uses it to ask whether the
+    variance estimator's capacity limits Dual RS."""
+
+    def __init__(self, classes: int = 4, w: int = 64):
+        super().__init__()
+
+        def conv(cin: int, cout: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+                                 nn.ReLU(inplace=True))
+
+        self.features = nn.Sequential(conv(1, w), conv(w, w), nn.MaxPool2d(2),
+                                      conv(w, 2 * w), conv(2 * w, 2 * w), nn.MaxPool2d(2),
+                                      conv(2 * w, 4 * w), conv(4 * w, 4 * w), nn.AdaptiveAvgPool2d(1))
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(4 * w, 4 * w), nn.ReLU(inplace=True),
+                                  nn.Linear(4 * w, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
