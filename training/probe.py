@@ -12,7 +12,7 @@ on the even-numbered validation images and reported on the odd-numbered ones. Se
 well the estimator's mean probability for sigma = 0.25 picks out the images that need it (sigma =
 0.25 certifies them beyond r = 0.25 and sigma = 0.5 does not). Reuses the pipeline's cached
 labels and validation certificates; writes `probe.json` in the work folder. Meant for a GPU: the
-wide variants take minutes on one H100 and most of a day on two CPU cores.
+wide variants take a few minutes each on one H100 and about a day each on two CPU cores.
 """
 
 from __future__ import annotations
