@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from . import data, device
 from .certify import certificate, option_weights, sample_logits
 from .manifests import SIGMA_E, SIGMAS
-from .nets import SmallCNN, WideCNN, from_expert
+from .nets import WideCNN, from_expert
 from .pipeline import (VAL_RADII, Run, _labels, accuracy_at, estimator_labels, expert_options,
                        label_splits, routed_accuracy, val_certificates)
 from .train import TrainConfig, fixed_sigma, train_classifier
@@ -129,8 +129,8 @@ def main(argv: list[str] | None = None) -> None:
     certs = val_certificates(run, options)
     best = {h: torch.stack([accuracy_at(certs["global"][s, k]) for k in range(len(SIGMAS))]).max(0).values
             for h, s in (("even", slice(0, None, 2)), ("odd", slice(1, None, 2)), ("all", slice(None)))}
-    radii = _labels(run, "labels-experts-train", options, label_splits(run, b.label_n)[0], seed=20)
-    train_x = label_splits(run, b.label_n)[0].x
+    train_l = label_splits(run, b.label_n)[0]
+    radii = _labels(run, "labels-experts-train", options, train_l, seed=20)
     chosen = set(filter(None, args.variants.split(",")))
     out_path = os.path.join(run.work, "probe.json")
     results = {"radii": VAL_RADII, "best_global": {h: rounded(v) for h, v in best.items()}}
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         t0 = time.time()
         net = make().to(run.device)
         cfg = TrainConfig(epochs=epochs, seed=200, lam=b.est_lam, eta=b.est_eta, batch=256, log_every=0)
-        train_classifier(net, train_x[keep], q, fixed_sigma(SIGMA_E), cfg,
+        train_classifier(net, train_l.x[keep], q, fixed_sigma(SIGMA_E), cfg,
                          class_weight=option_weights(labels, len(SIGMAS), b.weight_power), log=lambda _: None)
         trained = time.time() - t0
         results[name] = dict(score(run, net, certs, best), epochs=epochs, train_seconds=round(trained, 1),
