@@ -33,7 +33,7 @@ from .pipeline import (VAL_RADII, Run, _labels, accuracy_at, estimator_labels, e
                        label_splits, routed_accuracy, val_certificates)
 from .train import TrainConfig, fixed_sigma, train_classifier
 
-BAND = VAL_RADII.index(1.5) + 1  # the radii the comparison spans: 0.25 ... 1.5
+BAND = VAL_RADII.index(1.5) + 1  # the radii of docs/results.md's claim: 0.25 ... 1.5
 SMALL, HALF = SIGMAS.index(0.25), SIGMAS.index(0.5)
 BIASES = [0.0, 1.0, 2.0, 3.0, 4.0]
 
