@@ -277,7 +277,7 @@ ${estimatorCap(dualExperts)}
   weaker ones; with the earlier experts it was 5.8 / 5.4 / 4.0 / 2.2 / 2.2 / 2.2 points below.
 - The budget. The experts and the experts' estimator were trained on one H100 in about five minutes,
   the estimator variants above in another five; the denoised configuration's small denoiser and
-  classifier for 3 epochs each on two CPU cores.
+  classifier for 8 epochs each on two CPU cores (about 22 minutes).
 
 ## Cost
 

@@ -49,7 +49,7 @@ class Budget:
     # each sigma keeps the one whose smoothed expert has the larger ACR on the validation images
     expert_lams: str = "0,10"
     label_n: int = 60000          # training images given soft labels (experts configuration)
-    label_n_denoised: int = 1000  # training images given soft labels (denoised configuration)
+    label_n_denoised: int = 2000  # training images given soft labels (denoised configuration)
     label_test_n: int = 300      # test images given soft labels (estimator evaluation)
     label_samples: int = 100      # noise draws per option per image for the soft labels
     label_alpha: float = 0.05     # Clopper-Pearson alpha for the soft-label radii (loose on purpose)
@@ -71,9 +71,9 @@ class Budget:
     est_epochs_denoised: int = 12  # the denoised configuration's estimator (each step runs the denoiser)
     est_lam: float = 40.0
     est_eta: float = 0.5
-    den_epochs: int = 3
+    den_epochs: int = 8
     den_width: int = 12
-    clf_epochs: int = 3
+    clf_epochs: int = 8
     iter_epochs: int = 2
     eval_n: int = 10000           # test images for clean / one-draw noisy accuracy
     cert_images: int = 100        # test images for certified accuracy
