@@ -53,9 +53,11 @@ const post = async (parameters: Record<string, unknown> = {}) => {
 };
 const job = async (id: string) => (await (await server.call(`/certify/${id}`)).json()) as JobBody;
 
-/** The first publish that arrives after this call and satisfies `predicate`. */
-async function nextPublish(predicate: (p: PutMetricData) => boolean = () => true): Promise<PutMetricData> {
-  const from = receiver.received.length;
+/** The first publish that satisfies `predicate` among those that arrive after `from` (default: now). */
+async function nextPublish(
+  predicate: (p: PutMetricData) => boolean = () => true,
+  from = receiver.received.length,
+): Promise<PutMetricData> {
   let found: PutMetricData | undefined;
   await until(() => {
     found = receiver.received.slice(from).find(predicate);
@@ -132,8 +134,11 @@ describe("CloudWatch metrics", () => {
   });
 
   it("reports each failed job once, in the publish after it failed", async () => {
+    // Counted from before the job fails: on a busy machine the publish that carries the failure
+    // can arrive before failJob returns.
+    const from = receiver.received.length;
     await failJob();
-    await nextPublish((p) => metricValue(p, "JobsFailed") === 1);
+    await nextPublish((p) => metricValue(p, "JobsFailed") === 1, from);
     // Later datapoints carry no failure again.
     await nextPublish();
     await nextPublish();
