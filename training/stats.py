@@ -10,8 +10,13 @@ import torch
 from . import device
 
 
-def _log_binom_pmf(k: torch.Tensor, n: int, p: torch.Tensor) -> torch.Tensor:
-    lc = torch.lgamma(torch.tensor(n + 1.0, dtype=torch.float64)) - torch.lgamma(k + 1) - torch.lgamma(n - k + 1)
+def _log_choose(k: torch.Tensor, n: int) -> torch.Tensor:
+    return torch.lgamma(torch.tensor(n + 1.0, dtype=torch.float64)) - torch.lgamma(k + 1) - torch.lgamma(n - k + 1)
+
+
+def _log_binom_pmf(k: torch.Tensor, n: int, p: torch.Tensor, log_c: torch.Tensor | None = None) -> torch.Tensor:
+    """log P(X = k), X ~ Bin(n, p); `log_c`: log C(n, k) when the caller has it already."""
+    lc = _log_choose(k, n) if log_c is None else log_c
     return lc + k * torch.log(p) + (n - k) * torch.log1p(-p)
 
 
@@ -54,14 +59,14 @@ def cp_lower_exact(k: torch.Tensor, n: int, alpha: float, chunk: int | None = No
     chunk = chunk or (256 if dev.type == "cpu" else 4096)
     ks = torch.arange(n + 1, dtype=torch.float64, device=dev).reshape(1, -1)
     # log C(n, k), hoisted out of the bisection: lgamma is most of the cost of a pmf
-    log_c = torch.lgamma(torch.tensor(n + 1.0, dtype=torch.float64)) - torch.lgamma(ks + 1) - torch.lgamma(n - ks + 1)
+    log_c = _log_choose(ks, n)
     out = []
     for kc in k.double().to(dev).split(chunk):
         lo, hi = torch.zeros_like(kc), torch.ones_like(kc)
         above = ks >= kc.reshape(-1, 1)
         for _ in range(60):
             mid = 0.5 * (lo + hi).reshape(-1, 1)
-            logp = (log_c + ks * torch.log(mid) + (n - ks) * torch.log1p(-mid)).masked_fill(~above, -float("inf"))
+            logp = _log_binom_pmf(ks, n, mid, log_c).masked_fill(~above, -float("inf"))
             mid = mid.squeeze(1)
             small = torch.logsumexp(logp, dim=1).exp() < alpha  # P(X >= k | mid) < alpha: bound above mid
             lo, hi = torch.where(small, mid, lo), torch.where(small, hi, mid)
