@@ -369,15 +369,20 @@ def val_certificates(run: Run, options) -> dict[str, torch.Tensor]:
     return out
 
 
-def routed_accuracy(logits0: torch.Tensor, logits: torch.Tensor, bias: torch.Tensor, r_stage: torch.Tensor,
-                    alpha: float) -> torch.Tensor:
-    """Dual RS certified accuracy at VAL_RADII of the estimator whose draws gave `logits0` (selection)
-    and `logits` (estimation), with `bias` added to its logits: CERTIFY on the routing, then
-    min(R_sigma, R_c) with R_c the routed expert's stage certificate `r_stage`."""
+def routes(logits0: torch.Tensor, logits: torch.Tensor, bias: torch.Tensor, alpha: float):
+    """CERTIFY on the routing of the estimator whose draws gave `logits0` (selection) and `logits`
+    (estimation), with `bias` added to its logits: (option or -1 to abstain [N], R_sigma [N])."""
     def votes(z: torch.Tensor) -> torch.Tensor:
         return F.one_hot((z + bias).argmax(2), z.shape[2]).sum(1)
 
-    routed, r_sigma = certificate(votes(logits0), votes(logits), logits.shape[1], alpha, SIGMA_E)
+    return certificate(votes(logits0), votes(logits), logits.shape[1], alpha, SIGMA_E)
+
+
+def routed_accuracy(logits0: torch.Tensor, logits: torch.Tensor, bias: torch.Tensor, r_stage: torch.Tensor,
+                    alpha: float) -> torch.Tensor:
+    """Dual RS certified accuracy at VAL_RADII of `routes`, min(R_sigma, R_c) with R_c the routed
+    expert's stage certificate `r_stage`."""
+    routed, r_sigma = routes(logits0, logits, bias, alpha)
     # r_sigma is 0 where the estimator abstains, whatever the expert at index 0 certifies
     r_c = r_stage.gather(1, routed.clamp(min=0).reshape(-1, 1)).squeeze(1)
     return accuracy_at(torch.minimum(r_sigma, r_c))
@@ -386,6 +391,12 @@ def routed_accuracy(logits0: torch.Tensor, logits: torch.Tensor, bias: torch.Ten
 def accuracy_at(r: torch.Tensor) -> torch.Tensor:
     """Certified accuracy at VAL_RADII of per-image radii (0 where not certified correctly)."""
     return (r.reshape(-1, 1) > torch.tensor(VAL_RADII)).float().mean(0)
+
+
+def best_global(r_global: torch.Tensor) -> torch.Tensor:
+    """The best global sigma's certified accuracy at each of VAL_RADII, from the experts' global
+    certificates [N, options]."""
+    return torch.stack([accuracy_at(r_global[:, k]) for k in range(r_global.shape[1])]).max(0).values
 
 
 def select_estimator(run: Run, options, radii: torch.Tensor, train_l: data.Split, thresholds: list[float],
@@ -401,7 +412,7 @@ def select_estimator(run: Run, options, radii: torch.Tensor, train_l: data.Split
     if run.has(name) and name not in run.args.retrain:
         return run.load(name, SmallCNN(classes=len(SIGMAS))), False
     certs = val_certificates(run, options)
-    best_global = torch.stack([accuracy_at(certs["global"][:, k]) for k in range(len(options))]).max(0).values
+    best = best_global(certs["global"])
     floor = SIGMAS.index(b.label_floor)
     scores, table = {}, {}
     for t in thresholds:
@@ -414,7 +425,7 @@ def select_estimator(run: Run, options, radii: torch.Tensor, train_l: data.Split
         for bias in biases:
             vec = torch.zeros(len(SIGMAS))
             vec[floor] = bias
-            gap = routed_accuracy(logits0, logits, vec, certs["stage"], b.cert_alpha / 2) - best_global
+            gap = routed_accuracy(logits0, logits, vec, certs["stage"], b.cert_alpha / 2) - best
             scores[(t, bias)] = (float(gap.min()), float(gap.mean()))
             table[f"{t:g}/{bias:g}"] = [round(100 * float(v), 1) for v in gap]
             run.log(f"{cand}, bias {bias:g}: validation gap to the best global sigma at {VAL_RADII}: "
@@ -424,7 +435,7 @@ def select_estimator(run: Run, options, radii: torch.Tensor, train_l: data.Split
     state["fc2.bias"][floor] += bias
     torch.save(state, run.path(name))
     run.metrics[name] = dict(run.metrics[f"estimator-t{t:g}"], route_bias=bias, selection={
-        "radii": VAL_RADII, "best_global": [round(100 * float(v), 1) for v in best_global],
+        "radii": VAL_RADII, "best_global": [round(100 * float(v), 1) for v in best],
         "gap_points": table, "chosen": [t, bias]})
     run.save_metrics()
     return run.load(name, SmallCNN(classes=len(SIGMAS))), True

@@ -26,16 +26,22 @@ import torch
 import torch.nn.functional as F
 
 from . import data, device
-from .certify import certificate, option_weights, sample_logits
+from .certify import option_weights, sample_logits
 from .manifests import SIGMA_E, SIGMAS
 from .nets import WideCNN, from_expert
-from .pipeline import (VAL_RADII, Run, _labels, accuracy_at, estimator_labels, expert_options,
-                       label_splits, routed_accuracy, val_certificates)
+from .pipeline import (VAL_RADII, Run, _labels, best_global, estimator_labels, expert_options, label_splits,
+                       routed_accuracy, routes, val_certificates)
 from .train import TrainConfig, fixed_sigma, train_classifier
 
 BAND = VAL_RADII.index(1.5) + 1  # the radii of docs/results.md's claim: 0.25 ... 1.5
 SMALL, HALF = SIGMAS.index(0.25), SIGMAS.index(0.5)
 BIASES = [0.0, 1.0, 2.0, 3.0, 4.0]
+HALVES = {"even": slice(0, None, 2), "odd": slice(1, None, 2), "all": slice(None)}
+
+
+def needs_small(r: torch.Tensor) -> torch.Tensor:
+    """The inputs whose radii [N, options] say that 0.25 is sure beyond r = 0.25 and 0.5 is not."""
+    return (r[:, HALF] <= 0.25) & (r[:, SMALL] > 0.25)
 
 
 def needs_small_labels(radii: torch.Tensor):
@@ -44,8 +50,7 @@ def needs_small_labels(radii: torch.Tensor):
     Same return shape as `certify.threshold_labels`."""
     keep = radii.max(dim=1).values > 0
     r = radii[keep]
-    best = torch.full((r.shape[0],), HALF, dtype=torch.int64)
-    best = torch.where((r[:, HALF] <= 0.25) & (r[:, SMALL] > 0.25), SMALL, best)
+    best = torch.where(needs_small(r), SMALL, HALF)
     best = torch.where(r[:, -1] > 1.0, len(SIGMAS) - 1, best)
     return keep, F.one_hot(best, len(SIGMAS)).float(), best
 
@@ -67,21 +72,18 @@ def score(run: Run, net: torch.nn.Module, certs: dict, best: dict) -> dict:
     b = run.budget
     logits0 = sample_logits(net, run.val.x, SIGMA_E, b.val_n0, seed=12)
     logits = sample_logits(net, run.val.x, SIGMA_E, b.val_cert_n, seed=13)
-    halves = {"even": slice(0, None, 2), "odd": slice(1, None, 2), "all": slice(None)}
-
     def gap(bias: tuple[float, float], half: str) -> torch.Tensor:
         vec = torch.zeros(len(SIGMAS))
         vec[SMALL], vec[HALF] = bias
-        h = halves[half]
+        h = HALVES[half]
         return routed_accuracy(logits0[h], logits[h], vec, certs["stage"][h], b.cert_alpha / 2) - best[half]
 
     even = {(s, h): gap((s, h), "even")[:BAND] for s in BIASES for h in BIASES}
     chosen = max(even, key=lambda k: (float(even[k].min()), float(even[k].mean())))
     vec = torch.zeros(len(SIGMAS))
     vec[SMALL], vec[HALF] = chosen
-    votes = lambda z: F.one_hot((z + vec).argmax(2), len(SIGMAS)).sum(1)  # noqa: E731
-    routed, _ = certificate(votes(logits0), votes(logits), b.val_cert_n, b.cert_alpha / 2, SIGMA_E)
-    needs = (certs["stage"][:, SMALL] > 0.25) & (certs["stage"][:, HALF] <= 0.25)
+    routed, _ = routes(logits0, logits, vec, b.cert_alpha / 2)
+    needs = needs_small(certs["stage"])
     p_small = logits.softmax(2)[..., SMALL].mean(1)
     top = p_small.argsort(descending=True)[:100]
     return {
@@ -127,8 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     b = run.budget
     options = expert_options(run)
     certs = val_certificates(run, options)
-    best = {h: torch.stack([accuracy_at(certs["global"][s, k]) for k in range(len(SIGMAS))]).max(0).values
-            for h, s in (("even", slice(0, None, 2)), ("odd", slice(1, None, 2)), ("all", slice(None)))}
+    best = {h: best_global(certs["global"][s]) for h, s in HALVES.items()}
     train_l = label_splits(run, b.label_n)[0]
     radii = _labels(run, "labels-experts-train", options, train_l, seed=20)
     chosen = set(filter(None, args.variants.split(",")))
