@@ -153,8 +153,9 @@ def write_readme(metrics: dict, files: dict[str, str], out_dir: str, smoke: bool
         lines.append(f"- smoothed routing in certification [abstain, 0.12, 0.25, 0.5, 1.0]: {m.get('smoothed_routing')}")
         lines.append(f"- Dual RS certified accuracy ({CERT_HEAD}): {_cert_row(m.get('dual_certified_accuracy', {}))} "
                      f"(alpha split 0.5, radius min(R_estimator, R_classifier))")
-        if _selection(m, b):
-            lines.append(_selection(m, b))
+        selection = _selection(m, b)
+        if selection:
+            lines.append(selection)
         lines.append("")
 
     if "denoiser" in files and "denoiser" in metrics:
