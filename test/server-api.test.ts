@@ -235,6 +235,8 @@ describe("errors are problem+json naming the field at fault", () => {
     expect((await problemOf(plain, 415)).type).toBe("/problems/unsupported-media-type");
     const q = await problemOf(await server.call("/certify?limit=abc"), 400);
     expect(q.field).toBe("limit");
+    const c = await problemOf(await server.call("/certify?cursor=garbage"), 400);
+    expect(c.field).toBe("cursor");
     const h = await problemOf(
       await post({ certifier: "half", input: tensor([0, 0]) }, { "idempotency-key": "a b" }),
       400,

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { CertifyParameters } from "../../core/parameters.js";
+import { decodeCursor } from "../jobs/record.js";
 import { CertificateSchema } from "./certificate.js";
 import { JOB_EVENTS, MetadataSchema } from "./certify-request.js";
 import { orNull } from "./or-null.js";
@@ -73,6 +74,8 @@ export const ListQuerySchema = z.object({
   cursor: z
     .string()
     .max(512)
+    // a cursor is opaque: one this service did not return would silently restart the listing
+    .refine((c) => decodeCursor(c) !== null, "not a cursor this service returned; pass a page's nextCursor")
     .optional()
     .openapi({ param: { name: "cursor", in: "query" } }),
   limit: z.coerce
