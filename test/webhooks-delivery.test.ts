@@ -155,7 +155,10 @@ describe("webhook delivery", () => {
     expect(payloads.map((p) => p.type).sort()).toEqual(["job.running", "job.succeeded"]);
     const succeeded = payloads.find((p) => p.type === "job.succeeded");
     expect(succeeded?.data).toMatchObject({ id: job.id, status: "succeeded", certificate: job.certificate });
-    expect(succeeded?.data.spec.input.sha256).toBe(job.spec.input.sha256);
+    // the public job shape of GET /certify/{id}, less its deliveries
+    expect(succeeded?.data.input).toEqual({ shape: job.spec.input.shape, sha256: job.spec.input.sha256 });
+    expect(succeeded?.data.certifier).toBe(job.spec.certifier);
+    expect(succeeded?.data).not.toHaveProperty("deliveries");
     // A signature made with another secret does not verify.
     const other = new Webhook(`whsec_${randomBytes(24).toString("base64")}`);
     expect(() =>

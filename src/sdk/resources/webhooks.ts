@@ -5,18 +5,8 @@ import type { Job, JobEvent } from "../types.js";
 export interface WebhookEvent {
   type: JobEvent;
   timestamp: string;
-  data: Pick<
-    Job,
-    | "id"
-    | "status"
-    | "progress"
-    | "createdAt"
-    | "startedAt"
-    | "finishedAt"
-    | "certificate"
-    | "error"
-    | "cancelRequested"
-  >;
+  /** The job as `jobs.get()` returns it, less its deliveries. */
+  data: Omit<Job, "deliveries">;
 }
 
 type HeaderBag = Headers | Record<string, string | string[] | undefined>;

@@ -1,20 +1,17 @@
 import type { Job, JobEvent } from "../jobs/types.js";
+import { presentJob } from "../schemas/present.js";
 
 /** Standard Webhooks' payload shape: the event type, when it happened, and the job. */
 export interface WebhookPayload {
   type: JobEvent;
   timestamp: string;
-  /** The job as `GET /certify/{id}` shows it, less the input tensor (its sha256 stays) and deliveries. */
-  data: Omit<Job, "deliveries">;
+  /** The job as `GET /certify/{id}` shows it, less its deliveries (the one being made is not in it). */
+  data: Omit<ReturnType<typeof presentJob>, "deliveries">;
 }
 
 export function webhookPayload(job: Job, event: JobEvent, at: Date): WebhookPayload {
-  const { deliveries: _, ...rest } = job;
-  return {
-    type: event,
-    timestamp: at.toISOString(),
-    data: { ...rest, spec: { ...rest.spec, input: { ...rest.spec.input, data: "" } } },
-  };
+  const { deliveries: _, ...data } = presentJob(job);
+  return { type: event, timestamp: at.toISOString(), data };
 }
 
 /** The event a job's status emits, if any. */
