@@ -7,7 +7,9 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localModelStore, type ModelStore } from "../src/runtime/model-store.js";
 import { createRedisQueue, type RedisQueueOptions } from "../src/server/jobs/bullmq.js";
-import { RedisRecords } from "../src/server/jobs/redis-records.js";
+import { newJob } from "../src/server/jobs/record.js";
+import { RedisIdempotency } from "../src/server/jobs/redis-idempotency.js";
+import { RedisRecords, redisKeys } from "../src/server/jobs/redis-records.js";
 import { createRedisWorker, type RedisWorker } from "../src/server/jobs/redis-worker.js";
 import { createRunner, type Runner } from "../src/server/jobs/runner.js";
 import {
@@ -178,6 +180,50 @@ describe("BullMQ queue", () => {
     } finally {
       connection.disconnect();
     }
+  });
+
+  describe("an API process that dies mid-request", () => {
+    /** The state a dying API process leaves: the key claimed for a job, the job recorded or not. */
+    async function diedAfter(prefix: string, key: string, recorded: boolean): Promise<Job> {
+      const connection = new Redis(redis.url);
+      try {
+        const job = newJob(halfSpaceSpec({ seed: 7 }));
+        const idempotency = new RedisIdempotency(connection, redisKeys(prefix), 60_000, 60_000);
+        expect(await idempotency.claim(key, "f", job.id, async () => null)).toBeNull();
+        if (recorded) await new RedisRecords(connection, prefix).create(job);
+        return job;
+      } finally {
+        connection.disconnect();
+      }
+    }
+
+    it("leaves a recorded job that the sweep enqueues, and its key replays that job", async () => {
+      const prefix = `t${prefixes}`;
+      const orphan = await diedAfter(prefix, "k", true);
+      const q = await open({ orphanSweepMs: 50, orphanAgeMs: 0, idempotencyLeaseMs: 0 });
+      expect((await finished(q, orphan.id)).status).toBe("succeeded");
+      const again = await q.submit(halfSpaceSpec({ seed: 7 }), { idempotencyKey: "k", fingerprint: "f" });
+      expect(again).toMatchObject({ replayed: true, job: { id: orphan.id } });
+    });
+
+    it("frees a key whose job it never recorded once the lease is over, not before", async () => {
+      const prefix = `t${prefixes}`;
+      const lost = await diedAfter(prefix, "k", false);
+      const spec = halfSpaceSpec({ seed: 7 });
+      const held = await open({ apiOnly: true });
+      await expect(held.submit(spec, { idempotencyKey: "k", fingerprint: "f" })).rejects.toBeInstanceOf(
+        IdempotencyInFlightError,
+      );
+      const q = await createRedisQueue({ redisUrl: redis.url, prefix, idempotencyLeaseMs: 0 });
+      closers.unshift(q);
+      const { job, replayed } = await q.submit(spec, { idempotencyKey: "k", fingerprint: "f" });
+      expect(replayed).toBe(false);
+      expect(job.id).not.toBe(lost.id);
+      expect(await q.submit(spec, { idempotencyKey: "k", fingerprint: "f" })).toMatchObject({
+        replayed: true,
+        job: { id: job.id },
+      });
+    });
   });
 
   it("fails a job whose certification fails, once", async () => {

@@ -4,6 +4,8 @@ import { Redis } from "ioredis";
 import type { WebhookOptions } from "../webhooks/dispatcher.js";
 import { QueueClosedError } from "./errors.js";
 import { newJob } from "./record.js";
+import { RedisIdempotency } from "./redis-idempotency.js";
+import { orphanedJobs } from "./redis-orphans.js";
 import { RedisRecords } from "./redis-records.js";
 import { webhookQueue } from "./redis-webhooks.js";
 import {
@@ -12,14 +14,7 @@ import {
   type RedisWorker,
   type RedisWorkerOptions,
 } from "./redis-worker.js";
-import {
-  IdempotencyInFlightError,
-  IdempotencyMismatchError,
-  type Job,
-  type JobQueue,
-  type JobStatus,
-  TERMINAL,
-} from "./types.js";
+import { type JobQueue, type JobStatus, TERMINAL } from "./types.js";
 
 export interface RedisQueueOptions {
   redisUrl: string;
@@ -30,6 +25,12 @@ export interface RedisQueueOptions {
   webhooks?: WebhookOptions | undefined;
   /** How long an idempotency key is remembered. Default 24 h. */
   idempotencyTtlMs?: number | undefined;
+  /** How long a request holding an idempotency key counts as in flight. Default 30 s. */
+  idempotencyLeaseMs?: number | undefined;
+  /** How often queued job records with no BullMQ job are looked for, and enqueued. Default 30 s. */
+  orphanSweepMs?: number | undefined;
+  /** How old such a record must be (a younger one may be mid-submit). Default 30 s. */
+  orphanAgeMs?: number | undefined;
   /** Tries of a job whose run fails for want of Redis (not a model error, which is final). Default 5. */
   attempts?: number | undefined;
 }
@@ -54,6 +55,7 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
   const webhooks = options.webhooks ?? {};
   const deliveries = webhookQueue(redis, prefix, webhooks);
   const ttl = options.idempotencyTtlMs ?? 24 * 3600_000;
+  const idempotency = new RedisIdempotency(redis, keys, ttl, options.idempotencyLeaseMs ?? 30_000);
   const finished = new EventEmitter().setMaxListeners(0);
   await subscriber.subscribe(keys.doneChannel);
   subscriber.on("message", (_channel: string, id: string) => finished.emit(id));
@@ -62,61 +64,46 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
     : undefined;
   let closing = false;
 
-  /** Claims `key` for a new job, or answers what the draft says for a key seen before. */
-  const claim = async (key: string, fingerprint: string): Promise<Job | null> => {
-    const k = keys.idempotency(key);
-    const set = await redis.set(k, JSON.stringify({ fingerprint, id: null }), "PX", ttl, "NX");
-    if (set === "OK") return null;
-    const seen = JSON.parse((await redis.get(k)) ?? "null") as {
-      fingerprint: string;
-      id: string | null;
-    } | null;
-    if (!seen) return claim(key, fingerprint);
-    if (seen.fingerprint !== fingerprint) {
-      throw new IdempotencyMismatchError("this Idempotency-Key was used with another request body");
-    }
-    if (seen.id === null) {
-      throw new IdempotencyInFlightError("a request with this Idempotency-Key is still being processed");
-    }
-    const job = await records.get(seen.id);
-    if (job) return job;
-    await redis.del(k);
-    return claim(key, fingerprint);
+  const enqueue = (id: string) =>
+    queue.add(
+      "certify",
+      { id },
+      {
+        jobId: id,
+        attempts: options.attempts ?? 5,
+        backoff: { type: "exponential", delay: 1000 },
+        removeOnComplete: true,
+        removeOnFail: { count: 1000 },
+      },
+    );
+  // Adding a job id BullMQ already holds does nothing, so API processes may sweep side by side.
+  const sweep = async () => {
+    const ids = await orphanedJobs(
+      records,
+      async (id) => (await queue.getJob(id)) !== undefined,
+      options.orphanAgeMs ?? 30_000,
+    );
+    for (const id of ids) await enqueue(id);
   };
+  const sweeper = setInterval(() => void sweep().catch(() => {}), options.orphanSweepMs ?? 30_000);
+  sweeper.unref();
 
   return {
     async submit(spec, { idempotencyKey, fingerprint }) {
       if (closing) throw new QueueClosedError();
+      const job = newJob(spec);
       if (idempotencyKey !== undefined) {
-        const seen = await claim(idempotencyKey, fingerprint);
+        const seen = await idempotency.claim(idempotencyKey, fingerprint, job.id, (id) => records.get(id));
         if (seen) return { job: seen, replayed: true };
       }
-      const job = newJob(spec);
       try {
         await records.create(job);
-        await queue.add(
-          "certify",
-          { id: job.id },
-          {
-            jobId: job.id,
-            attempts: options.attempts ?? 5,
-            backoff: { type: "exponential", delay: 1000 },
-            removeOnComplete: true,
-            removeOnFail: { count: 1000 },
-          },
-        );
+        await enqueue(job.id);
       } catch (e) {
-        if (idempotencyKey !== undefined) await redis.del(keys.idempotency(idempotencyKey)).catch(() => {});
+        if (idempotencyKey !== undefined) await idempotency.release(idempotencyKey).catch(() => {});
         throw e;
       }
-      if (idempotencyKey !== undefined) {
-        await redis.set(
-          keys.idempotency(idempotencyKey),
-          JSON.stringify({ fingerprint, id: job.id }),
-          "PX",
-          ttl,
-        );
-      }
+      if (idempotencyKey !== undefined) await idempotency.enqueued(idempotencyKey, fingerprint, job.id);
       return { job, replayed: false };
     },
 
@@ -187,6 +174,7 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
     async close() {
       if (closing) return;
       closing = true;
+      clearInterval(sweeper);
       await local?.close();
       await queue.close();
       await deliveries.close();
