@@ -10,6 +10,7 @@ import {
   startCloudWatchReceiver,
 } from "./helpers/cloudwatch-receiver.js";
 import { until } from "./helpers/jobs.js";
+import { startRedis } from "./helpers/redis.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 // Dummy credentials and region: the SDK signs with them, and only the loopback receiver sees them.
@@ -72,8 +73,8 @@ const totalFailed = (of = "dualrs-test") =>
     .filter((p) => deployment(p) === of)
     .reduce((sum, p) => sum + (metricValue(p, "JobsFailed") ?? 0), 0);
 
-/** Submits a job straight to the server's queue for a certifier that is gone, so that it fails in the runner. */
-async function failJob(): Promise<void> {
+/** Submits a job straight to a server's queue for a certifier that is gone, so that it fails in the runner. */
+async function failJob(on: TestServer = server): Promise<void> {
   const bytes = Buffer.from(Float32Array.from([0.2, 0.1]).buffer);
   const spec: JobSpec = {
     certifier: "no-longer-there",
@@ -84,8 +85,8 @@ async function failJob(): Promise<void> {
     },
     parameters: { seed: 1 },
   };
-  const { job: failing } = await server.queue.submit(spec, { fingerprint: "f" });
-  expect((await server.queue.wait(failing.id, 60_000))?.status).toBe("failed");
+  const { job: failing } = await on.queue.submit(spec, { fingerprint: "f" });
+  expect((await on.queue.wait(failing.id, 60_000))?.status).toBe("failed");
 }
 
 describe("CloudWatch metrics", () => {
@@ -186,6 +187,35 @@ describe("CloudWatch metrics", () => {
     await extra.stop();
     expect(closing()).toHaveLength(1);
     expect(closing()[0]?.body.MetricData.map((d) => d.Value)).toEqual([0, 0, 0]);
+  });
+});
+
+describe("CloudWatch metrics on Redis", () => {
+  it("reports each failed job once between the API processes of a deployment", async () => {
+    const redis = await startRedis();
+    const env = {
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: "shared",
+      CLOUDWATCH_NAMESPACE: "DualrsTest",
+      DEPLOYMENT_NAME: "on-redis",
+      CLOUDWATCH_ENDPOINT: receiver.url,
+      CLOUDWATCH_INTERVAL: "0.1",
+    };
+    const a = await startTestServer({ ...env, WORKER_CONCURRENCY: "1" });
+    const b = await startTestServer({ ...env, WORKER_CONCURRENCY: "0" });
+    try {
+      const ofDeployment = () => receiver.received.filter((p) => deployment(p) === "on-redis").length;
+      await until(() => ofDeployment() >= 4, "publishes from both processes");
+      await failJob(a);
+      const after = ofDeployment();
+      // Both processes publish several times after the failure; each read the same count of failed jobs.
+      await until(() => ofDeployment() >= after + 6, "more publishes from both processes");
+      expect(totalFailed("on-redis")).toBe(1);
+    } finally {
+      await a.stop();
+      await b.stop();
+      await redis.destroy();
+    }
   });
 });
 

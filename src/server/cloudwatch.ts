@@ -1,4 +1,5 @@
 import { CloudWatchClient, type MetricDatum, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { type FailureLedger, memoryFailureLedger } from "./failure-ledger.js";
 import type { JobCounts, JobQueue } from "./jobs/types.js";
 
 /**
@@ -17,6 +18,11 @@ export interface CloudWatchOptions {
   log?: ((line: string) => void) | undefined;
   /** Longest wait for the last publish on stop. Default 5 s. */
   stopTimeoutMs?: number | undefined;
+  /**
+   * Which failures were reported, shared by the publishers of one deployment so that each failure
+   * counts once in the JobsFailed sum (default: this process's own). Closed on stop.
+   */
+  ledger?: FailureLedger | undefined;
 }
 
 export interface MetricsPublisher {
@@ -36,22 +42,21 @@ export function startCloudWatchMetrics(queue: JobQueue, options: CloudWatchOptio
     maxAttempts: 2,
     requestHandler: { connectionTimeout: 5000, requestTimeout: 10_000 },
   });
-  const failures = failureCounter();
-  // The baseline: failures from before this process started are not counted again.
-  const primed = queue.counts().then(
-    (c) => failures.reported(c.failed),
-    () => undefined,
-  );
+  const ledger = options.ledger ?? memoryFailureLedger(queue);
+  // Failures from before the first publisher started are not reported.
+  const primed = ledger.prime().catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
 
   const publish = async (signal?: AbortSignal) => {
+    let failed = 0;
     try {
       await primed;
       const now = new Date();
       const counts = await queue.counts();
-      const data = await sample(queue, counts, failures.since(counts.failed), now);
+      failed = await ledger.take();
+      const data = await sample(queue, counts, failed, now);
       const MetricData = data.map((d) => ({
         ...d,
         Timestamp: now,
@@ -60,8 +65,8 @@ export function startCloudWatchMetrics(queue: JobQueue, options: CloudWatchOptio
       await client.send(new PutMetricDataCommand({ Namespace: options.namespace, MetricData }), {
         abortSignal: signal,
       });
-      failures.reported(counts.failed);
     } catch (e) {
+      await ledger.giveBack(failed).catch(() => {});
       // Metrics are advisory: a failed publish must never take the API down with it.
       log(`CloudWatch metrics not published: ${(e as Error).message}`);
     }
@@ -86,6 +91,7 @@ export function startCloudWatchMetrics(queue: JobQueue, options: CloudWatchOptio
       await Promise.race([running, new Promise((resolve) => setTimeout(resolve, timeout).unref())]);
       await publish(AbortSignal.timeout(timeout));
       client.destroy();
+      await ledger.close();
     },
   };
 }
@@ -97,21 +103,6 @@ async function sample(queue: JobQueue, counts: JobCounts, failed: number, now: D
     { MetricName: "OldestQueuedJobAgeSeconds", Unit: "Seconds", Value: await oldestQueuedAge(queue, now) },
     { MetricName: "JobsFailed", Unit: "Count", Value: failed },
   ];
-}
-
-/**
- * Jobs that failed since the last datapoint that reached CloudWatch, from the queue's count of
- * failed jobs: a publish that fails leaves its failures to the next one. A count that shrinks (old
- * jobs pruned) moves the baseline down rather than yielding a negative number.
- */
-export function failureCounter(): { since(failed: number): number; reported(failed: number): void } {
-  let last: number | undefined;
-  return {
-    since: (failed) => (last === undefined ? 0 : Math.max(0, failed - last)),
-    reported: (failed) => {
-      last = failed;
-    },
-  };
 }
 
 /**

@@ -3,8 +3,9 @@ import { serve } from "@hono/node-server";
 import type { ModelStore } from "../runtime/model-store.js";
 import { openModelStore } from "../runtime/open-model-store.js";
 import { createApp } from "./app.js";
-import { startCloudWatchMetrics } from "./cloudwatch.js";
+import { type CloudWatchOptions, startCloudWatchMetrics } from "./cloudwatch.js";
 import { loadConfig, type ServerConfig } from "./config.js";
+import { redisFailureLedger } from "./failure-ledger.js";
 import type { JobQueue } from "./jobs/types.js";
 import { openQueue } from "./queue.js";
 
@@ -55,7 +56,9 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     await queue.close();
     throw e;
   });
-  const metrics = config.cloudwatch ? startCloudWatchMetrics(queue, config.cloudwatch) : undefined;
+  const metrics = config.cloudwatch
+    ? startCloudWatchMetrics(queue, cloudwatchOptions(config.cloudwatch, config))
+    : undefined;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   let closing: Promise<void> | null = null;
   return {
@@ -77,4 +80,12 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       return closing;
     },
   };
+}
+
+/** On Redis, the API processes of one deployment share which failures they reported. */
+function cloudwatchOptions(cloudwatch: CloudWatchOptions, config: ServerConfig): CloudWatchOptions {
+  const { redisUrl, redisPrefix } = config;
+  if (!redisUrl) return cloudwatch;
+  const name = `${cloudwatch.namespace}:${cloudwatch.deployment}`;
+  return { ...cloudwatch, ledger: redisFailureLedger(redisUrl, redisPrefix, name) };
 }
