@@ -10,7 +10,7 @@ import { localModelStore } from "../src/runtime/model-store.js";
 import { createEmbeddedQueue } from "../src/server/jobs/embedded.js";
 import { createRunner, type Runner } from "../src/server/jobs/runner.js";
 import type { Job, JobEvent, JobQueue } from "../src/server/jobs/types.js";
-import type { WebhookOptions } from "../src/server/webhooks/dispatcher.js";
+import { owedAttempt, type WebhookOptions } from "../src/server/webhooks/dispatcher.js";
 import type { WebhookPayload } from "../src/server/webhooks/payload.js";
 import {
   checkWebhookUrl,
@@ -187,6 +187,63 @@ describe("webhook delivery", () => {
     ]);
     expect(new Set(r.received.map((m) => m.headers["webhook-id"])).size).toBe(1);
     expect(new Set(deliveries.map((d) => d.id)).size).toBe(1);
+  });
+
+  it("goes on after a restart with the attempt it owed, from the attempts on the job", async () => {
+    const r = await receiver([500]);
+    const dataDir = await mkdtemp(join(tmpdir(), "dualrs-webhooks-"));
+    dirs.push(dataDir);
+    const open = (backoffMs: number) =>
+      createEmbeddedQueue({
+        store: localModelStore(zoo),
+        dataDir,
+        runner,
+        webhooks: { secret, allowPrivate: true, backoffMs },
+      });
+    // The second attempt is a minute away when the process stops...
+    const first = await open(60_000);
+    const job = await run(first, r.url, ["job.succeeded"]);
+    await until(async () => ((await first.get(job.id))?.deliveries.length ?? 0) === 1, "the first attempt");
+    await first.close();
+    // ...and the process that starts on its journal makes it (due at once with its backoff).
+    const second = await open(10);
+    queues.push(second);
+    await until(async () => ((await second.get(job.id))?.deliveries.length ?? 0) === 2, "the second attempt");
+    const deliveries = (await second.get(job.id))?.deliveries ?? [];
+    expect(deliveries.map((d) => [d.attempt, d.status, d.ok])).toEqual([
+      [1, 500, false],
+      [2, 200, true],
+    ]);
+    expect(new Set(r.received.map((m) => m.headers["webhook-id"])).size).toBe(1);
+  });
+
+  it("knows which attempt of an event is owed, and when", () => {
+    const at = Date.parse("2026-01-01T00:00:00Z");
+    const job = {
+      spec: { webhook: { url: "https://example.com", events: ["job.succeeded"] } },
+      deliveries: [],
+    } as unknown as Job;
+    const made = (attempt: number, ok: boolean, event: JobEvent = "job.succeeded") => ({
+      id: "m",
+      event,
+      attempt,
+      at: new Date(at).toISOString(),
+      status: ok ? 200 : 500,
+      ok,
+    });
+    const options = { backoffMs: 1000, maxAttempts: 3 };
+    // Never attempted (the process stopped first): the first attempt, now.
+    expect(owedAttempt(options, job, "job.succeeded", at)).toEqual({ attempt: 1, delayMs: 0 });
+    expect(owedAttempt(options, job, "job.failed", at)).toBeNull();
+    job.deliveries = [made(1, false), made(1, true, "job.running")];
+    expect(owedAttempt(options, job, "job.succeeded", at + 400)).toEqual({ attempt: 2, delayMs: 600 });
+    expect(owedAttempt(options, job, "job.succeeded", at + 5000)).toEqual({ attempt: 2, delayMs: 0 });
+    job.deliveries = [made(1, false), made(2, false)];
+    expect(owedAttempt(options, job, "job.succeeded", at)).toEqual({ attempt: 3, delayMs: 2000 });
+    job.deliveries = [made(1, false), made(2, false), made(3, false)];
+    expect(owedAttempt(options, job, "job.succeeded", at)).toBeNull();
+    job.deliveries = [made(1, false), made(2, true)];
+    expect(owedAttempt(options, job, "job.succeeded", at)).toBeNull();
   });
 
   it("gives up after the last attempt, and refuses a private receiver at delivery time", async () => {

@@ -154,6 +154,12 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
   };
 
   for (const job of resumed) await save(job);
+  // Deliveries owed when the process stopped go on: a retry that was waiting, or the final event of
+  // a job that finished (or was canceled just now) before its first attempt was made.
+  for (const job of jobs.values()) {
+    const event = terminal(job.status) ? eventOf(job.status) : null;
+    if (event) dispatcher.resume(job, event);
+  }
   if (options.warm?.length) {
     warm = runner.warm(options.warm);
     warm.catch(() => {});

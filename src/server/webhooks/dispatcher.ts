@@ -60,16 +60,38 @@ export async function attemptDelivery(
   return { id, event, attempt, at: at.toISOString(), ...result };
 }
 
+/**
+ * The attempt of `event` still owed, from the attempts recorded on `job`, and how long until it is
+ * due; null when one got through, the last was made, or the job does not want the event.
+ */
+export function owedAttempt(
+  options: WebhookOptions,
+  job: Job,
+  event: JobEvent,
+  now = Date.now(),
+): { attempt: number; delayMs: number } | null {
+  if (!wants(job, event)) return null;
+  const made = job.deliveries.filter((d) => d.event === event);
+  if (made.some((d) => d.ok)) return null;
+  const last = made.reduce((n, d) => Math.max(n, d.attempt), 0);
+  if (last >= (options.maxAttempts ?? 6)) return null;
+  const lastAt = made.find((d) => d.attempt === last)?.at;
+  const due = lastAt === undefined ? now : Date.parse(lastAt) + backoff(options, last + 1);
+  return { attempt: last + 1, delayMs: Math.max(0, due - now) };
+}
+
 export interface Dispatcher {
   /** Delivers `event` of `job` if its filter wants it, retrying in the background. */
   dispatch(job: Job, event: JobEvent): void;
+  /** Goes on with `event` of `job` from the attempt its recorded deliveries leave owed, if any. */
+  resume(job: Job, event: JobEvent): void;
   /** Stops retrying and waits for attempts in flight. */
   close(): Promise<void>;
 }
 
 /**
  * In-process delivery with retries, for the embedded queue; `record` stores each attempt on the
- * job. Retries pending when the process stops are not resumed (BullMQ deliveries are durable).
+ * job, so that the queue can `resume` the retries owed when it starts again.
  */
 export function createDispatcher(
   options: WebhookOptions,
@@ -80,20 +102,20 @@ export function createDispatcher(
   const inFlight = new Set<Promise<void>>();
   let closed = false;
 
+  const later = (job: Job, event: JobEvent, n: number, delayMs: number) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      attempt(job, event, n);
+    }, delayMs);
+    timers.add(timer);
+  };
   const attempt = (job: Job, event: JobEvent, n: number) => {
     if (closed) return;
     const p = attemptDelivery(options, job, event, n)
       .then(async (delivery) => {
         await record(job.id, delivery);
         if (delivery.ok || n >= maxAttempts || closed || !options.secret) return;
-        const timer = setTimeout(
-          () => {
-            timers.delete(timer);
-            attempt(job, event, n + 1);
-          },
-          backoff(options, n + 1),
-        );
-        timers.add(timer);
+        later(job, event, n + 1, backoff(options, n + 1));
       })
       .catch(() => {})
       .finally(() => inFlight.delete(p));
@@ -103,6 +125,11 @@ export function createDispatcher(
   return {
     dispatch(job, event) {
       if (wants(job, event)) attempt(structuredClone(job), event, 1);
+    },
+    resume(job, event) {
+      // Without a secret nothing is retried, so nothing is owed.
+      const owed = options.secret ? owedAttempt(options, job, event) : null;
+      if (owed) later(structuredClone(job), event, owed.attempt, owed.delayMs);
     },
     async close() {
       closed = true;
