@@ -98,11 +98,12 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
       }
       try {
         await records.create(job);
-        await enqueue(job.id);
       } catch (e) {
         if (idempotencyKey !== undefined) await idempotency.release(idempotencyKey).catch(() => {});
         throw e;
       }
+      // Recorded is accepted: should the enqueue fail, the orphan sweep enqueues the job.
+      await enqueue(job.id).catch(() => {});
       if (idempotencyKey !== undefined) await idempotency.enqueued(idempotencyKey, fingerprint, job.id);
       return { job, replayed: false };
     },
