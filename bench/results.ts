@@ -28,6 +28,8 @@ const DENOISED_SKIP = Number(process.env.DUALRS_RESULTS_DENOISED_SKIP ?? SKIP);
 const N = Number(process.env.DUALRS_RESULTS_N ?? 10_000);
 const SEED = Number(process.env.DUALRS_RESULTS_SEED ?? 0);
 const SIGMAS = ["0.12", "0.25", "0.5", "1.0"];
+/** The radii at which the paper's claim is checked: Dual RS within 2 points of the best global sigma. */
+const BAND = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5];
 const DOCS = "docs";
 
 /** Each configuration's run, evaluated now or read back from an earlier one with the same settings. */
@@ -92,7 +94,7 @@ function claims(dual: EvalRun): string[] {
     const d = at(dual, r);
     const gap = 100 * (best - d);
     const allBetter = globals.every((g) => at(g, r) > d);
-    const inBand = r >= 0.25 && r <= 1.5;
+    const inBand = BAND.includes(r);
     const verdict =
       allBetter && d < best
         ? "**every global sigma is better**"
@@ -141,17 +143,16 @@ function share(rows: readonly EvalRow[], r: number): number {
 function classRouting(): string {
   const [half, one] = [globals[SIGMAS.indexOf("0.5")], globals[SIGMAS.indexOf("1.0")]];
   if (!half || !one) return "";
-  const band = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5];
   const byIdx = new Map(one.rows.map((r) => [r.idx, r]));
   const pairs = half.rows.flatMap((h) => {
     const o = byIdx.get(h.idx);
     return o ? [[h, o] as const] : [];
   });
-  const best = band.map((r) => Math.max(...globals.map((g) => share(g.rows, r))));
+  const best = BAND.map((r) => Math.max(...globals.map((g) => share(g.rows, r))));
   let top = { worst: -Infinity, toOne: [] as number[] };
   for (let mask = 0; mask < 1 << 10; mask++) {
     const rows = pairs.map(([h, o]) => ((mask >> h.label) & 1 ? o : h));
-    const worst = Math.min(...band.map((r, i) => share(rows, r) - (best[i] ?? 0)));
+    const worst = Math.min(...BAND.map((r, i) => share(rows, r) - (best[i] ?? 0)));
     if (worst > top.worst) top = { worst, toOne: [...Array(10).keys()].filter((c) => (mask >> c) & 1) };
   }
   const gap = 100 * top.worst;
@@ -172,7 +173,6 @@ function usedOracle(run: EvalRun): string {
   );
   const runs = used.flatMap((s) => globals.filter((g) => g.summary.sigma === s));
   if (runs.length === 0) return "";
-  const band = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5];
   const byIdx = runs.map((g) => new Map(g.rows.map((r) => [r.idx, r])));
   const oracle = (r: number) =>
     run.rows.filter((row) =>
@@ -181,8 +181,8 @@ function usedOracle(run: EvalRun): string {
         return g !== undefined && certifiedAt(g, r);
       }),
     ).length / run.rows.length;
-  const gaps = band.map((r) => 100 * (oracle(r) - Math.max(...globals.map((g) => share(g.rows, r)))));
-  return `A perfect per-image router between the sigmas it uses (${used.join(" and ")}) would be ${gaps.map((g) => `${g >= 0 ? "+" : ""}${g.toFixed(1)}`).join(" / ")} points from the best global sigma at r = ${band.join(" / ")}.`;
+  const gaps = BAND.map((r) => 100 * (oracle(r) - Math.max(...globals.map((g) => share(g.rows, r)))));
+  return `A perfect per-image router between the sigmas it uses (${used.join(" and ")}) would be ${gaps.map((g) => `${g >= 0 ? "+" : ""}${g.toFixed(1)}`).join(" / ")} points from the best global sigma at r = ${BAND.join(" / ")}.`;
 }
 
 /** Certified accuracy of Dual RS at r = 0.25, 0.5, 1.0, 1.5 had R_c alone counted. */
