@@ -1,8 +1,8 @@
 /**
  * npm run results: certified accuracy of the zoo on the same Fashion-MNIST test images and seeds,
  * every global-sigma expert against Dual RS and the per-input oracle, written to docs/results.md
- * with the plots. Runs already in out/eval with the same settings are reused, so an interrupted
- * run resumes where it stopped.
+ * with the plots. Runs already in out/eval with the same settings are reused, and one that was
+ * interrupted goes on from the image where it stopped (dualrs evaluate --resume).
  *
  *   DUALRS_RESULTS_COUNT (500) images, every DUALRS_RESULTS_SKIP-th (1); the denoised configuration
  *   DUALRS_RESULTS_DENOISED_COUNT and _SKIP (the same); DUALRS_RESULTS_N (10000), DUALRS_RESULTS_SEED
@@ -56,7 +56,7 @@ async function runOf(manifest: string, count: number, skip: number): Promise<Eva
     String(skip),
   ];
   args.push("--n", String(N));
-  args.push("--n0", "100", "--alpha", "0.001", "--seed", String(SEED), "--out", out);
+  args.push("--n0", "100", "--alpha", "0.001", "--seed", String(SEED), "--out", out, "--resume");
   console.error(`evaluating ${manifest} on ${count} images`);
   await runEvaluate(parseEvaluateArgs(args), new AbortController().signal);
   return readRun(summary);

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseEvaluateArgs, runEvaluate } from "../src/cli/evaluate.js";
 import {
   accuracyPlot,
   certifiedAccuracy,
@@ -300,6 +301,35 @@ describe("evaluate", () => {
     expect(combined.markdown.trim().split("\n")).toHaveLength(6);
     expect(checkTags(combined.svg).filter((t) => t === "polyline")).toHaveLength(4);
     expect(combineRuns(runs, { oracle: false }).lines).toHaveLength(3);
+  });
+
+  it("resumes a stopped run where it stopped, under the same settings only", async () => {
+    const out = join(dir, "resume-out");
+    const argv = ["--manifest", join(zoo, "linear.json"), "--count", "3", "--data", tinyData, "--out", out];
+    const evaluateRun = (...extra: string[]) =>
+      runEvaluate(parseEvaluateArgs([...argv, "--threads", "1", ...extra]), new AbortController().signal);
+    const full = (await evaluateRun("--seed", "4")).summary;
+    const text = await readFile(join(out, FILES.rows), "utf8");
+    const [head, first] = text.split("\n");
+    // Stopped after the first image, mid-way through writing the second's line; its time marks it.
+    const marked = `${first?.split("\t").with(5, "99.000").join("\t")}`;
+    await writeFile(join(out, FILES.rows), `${head}\n${marked}\n1\t1\t`);
+    await rm(join(out, FILES.summary));
+    // No --seed: the run's own.
+    const resumed = (await evaluateRun("--resume")).summary;
+    expect(resumed).toMatchObject({
+      seed: 4,
+      certifiedAccuracy: full.certifiedAccuracy,
+      totalDraws: full.totalDraws,
+      inputs: full.inputs,
+    });
+    const rows = parseTsv(await readFile(join(out, FILES.rows), "utf8"));
+    expect(rows.map((r) => r.idx)).toEqual([0, 1, 2]);
+    expect(rows[0]?.time).toBe(99);
+    expect(rows.map(({ time: _, ...r }) => r)).toEqual(parseTsv(text).map(({ time: _, ...r }) => r));
+    await expect(evaluateRun("--resume", "--n", "100")).rejects.toThrow(
+      /--resume: the run in .*resume-out has another parameters; leave out --resume/,
+    );
   });
 
   it("runs as dualrs evaluate and writes the run's files", async () => {

@@ -51,25 +51,36 @@ const certificationNumbers = [
   "threads",
 ] as const;
 
-export interface Flags<S extends string, N extends string> {
+export interface Flags<S extends string, N extends string, B extends string = never> {
   strings: Partial<Record<S | (typeof certificationStrings)[number], string>>;
   numbers: Partial<Record<N | (typeof certificationNumbers)[number], number>>;
+  /** Switches: present or not. */
+  switches: Record<B, boolean>;
 }
 
 /**
  * Parses `--name value` flags strictly: the certification flags plus a command's own `strings` and
- * `numbers`. Every number must be finite; --manifest is required.
+ * `numbers`, and its `switches` (`--name` alone). Every number must be finite; --manifest is required.
  */
-export function parseFlags<S extends string, N extends string>(
+export function parseFlags<S extends string, N extends string, B extends string = never>(
   argv: string[],
   strings: readonly S[],
   numbers: readonly N[],
-): Flags<S, N> {
+  switches: readonly B[] = [],
+): Flags<S, N, B> {
   const names = [...certificationStrings, ...strings, ...certificationNumbers, ...numbers];
   let values: Record<string, string | undefined>;
+  let on: Record<string, string | boolean | undefined>;
   try {
-    const options = Object.fromEntries(names.map((name) => [name, { type: "string" as const }]));
-    values = parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values;
+    const options = {
+      ...Object.fromEntries(names.map((name) => [name, { type: "string" as const }])),
+      ...Object.fromEntries(switches.map((name) => [name, { type: "boolean" as const }])),
+    };
+    on = parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values;
+    values = Object.fromEntries(Object.entries(on).filter(([, v]) => typeof v === "string")) as Record<
+      string,
+      string
+    >;
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -83,7 +94,8 @@ export function parseFlags<S extends string, N extends string>(
       throw new UsageError(`--${name}: "${text}" is not a number`);
     parsed[name] = value;
   }
-  return { strings: values, numbers: parsed } as Flags<S, N>;
+  const flags = Object.fromEntries(switches.map((name) => [name, on[name] === true]));
+  return { strings: values, numbers: parsed, switches: flags } as Flags<S, N, B>;
 }
 
 /** An integer flag at least `min`, or undefined when absent. */

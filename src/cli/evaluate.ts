@@ -7,6 +7,7 @@ import { evaluate } from "../eval/evaluate.js";
 import { runMarkdown } from "../eval/markdown.js";
 import { FILES, tsvWriter, writeRunReport } from "../eval/output.js";
 import { evalProgressBar } from "../eval/progress.js";
+import { readEarlierRun, runSettings, settingsDiff, writeRunSettings } from "../eval/resume.js";
 import { type EvalSummary, summarize } from "../eval/summary.js";
 import { loadCertifier } from "../runtime/certifier.js";
 import { localModelStore } from "../runtime/model-store.js";
@@ -23,8 +24,8 @@ import { UsageError } from "./errors.js";
 export const evaluateUsage = `Usage: dualrs evaluate --manifest PATH [options]
 
 Certifies Fashion-MNIST images 0, skip, 2 skip, ... and writes into --out: certify.tsv (one row per
-image, as Cohen et al.'s certify.py), summary.json, table.md and the certified accuracy plot
-(certified-accuracy.svg and .png). Prints the table on stdout.
+image, as Cohen et al.'s certify.py, written as it goes), run.json (the settings), summary.json,
+table.md and the certified accuracy plot (certified-accuracy.svg and .png). Prints the table on stdout.
 
   --manifest PATH        certifier manifest (.json); its models are looked up next to it
   --count C              images to certify (default 500)
@@ -34,6 +35,8 @@ image, as Cohen et al.'s certify.py), summary.json, table.md and the certified a
   --split test|train     default test
   --out DIR              default out/eval/<manifest id>[-<mode>][-<sigma>]
   --seed K               base seed: image i is certified with seed K + i (random when absent)
+  --resume               go on with the run in --out where it stopped (same settings; its seed
+                         when --seed is absent), instead of starting it again
 ${certificationUsage}`;
 
 export interface EvaluateArgs extends Certification {
@@ -43,10 +46,11 @@ export interface EvaluateArgs extends Certification {
   data: string;
   split: Split;
   out?: string | undefined;
+  resume: boolean;
 }
 
 export function parseEvaluateArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): EvaluateArgs {
-  const flags = parseFlags(argv, ["data", "split", "out"], ["count", "skip"]);
+  const flags = parseFlags(argv, ["data", "split", "out"], ["count", "skip"], ["resume"]);
   const s = flags.strings;
   return {
     manifest: s.manifest ?? "",
@@ -55,6 +59,7 @@ export function parseEvaluateArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     data: s.data ?? defaultDataDir(env),
     split: oneOf("split", s.split ?? "test", ["test", "train"] as const),
     out: s.out,
+    resume: flags.switches.resume,
     ...certificationOf(flags),
   };
 }
@@ -79,19 +84,33 @@ export async function runEvaluate(
     threads: args.threads,
   });
   try {
-    // Resolved here too, for the folder name and one base seed for the whole run.
-    const p = resolveParameters(certifier.manifest, args.request);
-    const request = { ...args.request, seed: p.seed };
     const dir = resolve(args.out ?? defaultOut(certifier.manifest.id, args.request));
+    const earlier = args.resume ? await readEarlierRun(dir, FILES.rows) : null;
+    // Resolved here too, for one base seed for the whole run (the earlier run's, when resuming).
+    const seed = args.request.seed ?? earlier?.settings.seed;
+    const p = resolveParameters(certifier.manifest, { ...args.request, seed });
+    const request = { ...args.request, seed: p.seed };
+    const run = { split: args.split, count: args.count, skip: args.skip, noiseMode: args.noise };
+    const settings = runSettings(certifier, run, p);
+    const differ = earlier ? settingsDiff(earlier.settings, settings) : [];
+    if (differ.length > 0) {
+      throw new UsageError(
+        `--resume: the run in ${dir} has another ${differ.join(", ")}; leave out --resume to start it again`,
+      );
+    }
     await mkdir(dir, { recursive: true });
+    await writeRunSettings(dir, settings);
+    // The file is written again from its complete rows, which leaves out a line cut short.
+    const done = earlier?.rows ?? [];
     const rows = await tsvWriter(join(dir, FILES.rows), p.mode);
+    for (const row of done) await rows.write(row);
     const bar = evalProgressBar();
     let result: Awaited<ReturnType<typeof evaluate>>;
     try {
       result = await evaluate(
         certifier,
         dataset,
-        { count: args.count, skip: args.skip, parameters: request },
+        { count: args.count, skip: args.skip, parameters: request, done },
         { signal, onRow: (row) => rows.write(row), onProgress: (q) => bar.update(q) },
       );
     } finally {

@@ -4,7 +4,7 @@ import { InputError } from "../core/errors.js";
 import { type CertifyParameters, type ResolvedParameters, resolveParameters } from "../core/parameters.js";
 import { type AccuracyPoint, accuracyTally, RADII } from "./accuracy.js";
 import type { ImageDataset } from "./dataset.js";
-import { drawsOf, type EvalRow, rowOf } from "./row.js";
+import { drawsOf, drawsOfRow, type EvalRow, rowOf } from "./row.js";
 
 export interface EvaluateOptions {
   /** How many images: 0, skip, 2 skip, ... while they exist in the data set. */
@@ -14,6 +14,8 @@ export interface EvaluateOptions {
   /** Passed to certifyInput; the seed is the run's base seed (random when absent). */
   parameters?: CertifyParameters | undefined;
   radii?: readonly number[] | undefined;
+  /** Rows an earlier run under the same settings certified: tallied as they are, not certified again. */
+  done?: readonly EvalRow[] | undefined;
 }
 
 export interface EvaluateProgress {
@@ -87,9 +89,17 @@ export async function evaluate(
   const parameters = resolveParameters(m, options.parameters ?? {});
   const indices = evalIndices(dataset.size, count, skip);
   const tally = accuracyTally(options.radii ?? RADII);
+  const done = new Map((options.done ?? []).map((r) => [r.idx, r]));
   let draws = 0;
   for (const [k, idx] of indices.entries()) {
     hooks.signal?.throwIfAborted();
+    const earlier = done.get(idx);
+    if (earlier) {
+      tally.add(earlier);
+      draws += drawsOfRow(earlier, parameters);
+      hooks.onProgress?.({ images: k + 1, total: indices.length });
+      continue;
+    }
     const label = dataset.label(idx);
     const start = performance.now();
     const cert = await certifyInput(

@@ -9,6 +9,7 @@ export * from "./oracle.js";
 export * from "./output.js";
 export * from "./png.js";
 export * from "./progress.js";
+export * from "./resume.js";
 export * from "./row.js";
 export * from "./summary.js";
 export * from "./svg.js";
