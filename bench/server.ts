@@ -137,7 +137,7 @@ the embedded queue's worker threads. Client and server share one Node process, s
 include the client's own time.
 
 - Machine: ${cpu.length} x ${cpu[0]?.model ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, CPU execution provider
-- Load average at the end (other processes share the machine): ${loadavg()
+- Load average (1, 5, 15 min) at the end, the run's own certifications included: ${loadavg()
     .map((l) => l.toFixed(1))
     .join(", ")}
 - Certifier: \`${id}\` (input [${manifest.input.shape.join(", ")}])
