@@ -1,9 +1,14 @@
 import type { RedisRecords } from "./redis-records.js";
 
+/** Queued records looked at per sweep: the oldest, where a record that nothing runs ends up. */
+const OLDEST = 100;
+
 /**
  * Job ids recorded as queued, at least `minAgeMs` old, that no BullMQ job stands for. An API process
  * records a job and then enqueues it, in two steps; one that dies between them leaves such a record,
- * which nothing would ever run. `hasQueueJob` asks BullMQ.
+ * which nothing would ever run. Jobs run about in order, so such a record soon becomes one of the
+ * oldest queued, and only those are looked at: a sweep costs the same however long the backlog is.
+ * `hasQueueJob` asks BullMQ.
  */
 export async function orphanedJobs(
   records: RedisRecords,
@@ -12,13 +17,8 @@ export async function orphanedJobs(
   now = Date.now(),
 ): Promise<string[]> {
   const out: string[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await records.list({ status: "queued", limit: 100, cursor });
-    for (const job of page.jobs) {
-      if (now - Date.parse(job.createdAt) >= minAgeMs && !(await hasQueueJob(job.id))) out.push(job.id);
-    }
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor !== undefined);
+  for (const job of await records.oldest("queued", OLDEST)) {
+    if (now - Date.parse(job.createdAt) >= minAgeMs && !(await hasQueueJob(job.id))) out.push(job.id);
+  }
   return out;
 }

@@ -179,6 +179,12 @@ export class RedisRecords {
     return { jobs, nextCursor: ids.length > limit && last ? encodeCursor(last) : null };
   }
 
+  /** The `limit` oldest jobs with `status`: ids are UUIDv7, so their order is their creation's. */
+  async oldest(status: JobStatus, limit: number): Promise<Job[]> {
+    const ids = await this.redis.zrangebylex(this.keys.byStatus(status), "-", "+", "LIMIT", 0, limit);
+    return (await Promise.all(ids.map((id) => this.get(id)))).filter((j): j is Job => j !== null);
+  }
+
   async counts(): Promise<JobCounts> {
     const pipeline = this.redis.multi();
     for (const s of STATUSES) pipeline.zcard(this.keys.byStatus(s));
