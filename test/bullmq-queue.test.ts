@@ -107,7 +107,7 @@ describe("BullMQ queue", () => {
     expect((await finished(a, id)).status).toBe("succeeded");
   });
 
-  it("lists jobs newest first, a page at a time, by status", async () => {
+  it("lists jobs newest first, a page at a time, by status, and finds the oldest queued", async () => {
     const q = await open({ apiOnly: true });
     const ids: string[] = [];
     for (const seed of [1, 2, 3, 4, 5]) ids.push((await submit(q, { seed })).id);
@@ -124,6 +124,9 @@ describe("BullMQ queue", () => {
     expect((await q.list({ limit: 10, status: "canceled" })).jobs.map((j) => j.id)).toEqual([ids[1]]);
     expect((await q.list({ limit: 10, status: "queued" })).jobs).toHaveLength(4);
     expect(await q.counts()).toMatchObject({ queued: 4, canceled: 1 });
+    expect((await q.oldestQueued())?.id).toBe(ids[0]);
+    await q.cancel(ids[0] ?? "");
+    expect((await q.oldestQueued())?.id).toBe(ids[2]);
   });
 
   it("cancels a queued job at once, and a running one in the worker that runs it", async () => {

@@ -123,6 +123,7 @@ describe("embedded queue", () => {
     expect((await q.list({ limit: 10, status: "succeeded" })).jobs).toHaveLength(5);
     expect((await q.list({ limit: 10, status: "failed" })).jobs).toEqual([]);
     expect((await q.list({ limit: 10, cursor: "garbage" })).jobs).toHaveLength(5);
+    expect(await q.oldestQueued()).toBeNull();
   });
 
   it("cancels a queued job at once and a running one when its runner stops", async () => {

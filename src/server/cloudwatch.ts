@@ -30,9 +30,6 @@ export interface MetricsPublisher {
   stop(): Promise<void>;
 }
 
-/** Jobs listed per page while looking for the oldest queued one. */
-const PAGE = 200;
-
 /** Starts publishing `queue`'s metrics; the first datapoint goes out after one interval. */
 export function startCloudWatchMetrics(queue: JobQueue, options: CloudWatchOptions): MetricsPublisher {
   const log = options.log ?? ((line: string) => process.stderr.write(`dualrs: ${line}\n`));
@@ -105,17 +102,8 @@ async function sample(queue: JobQueue, counts: JobCounts, failed: number, now: D
   ];
 }
 
-/**
- * Seconds since the oldest queued job was accepted, 0 when none waits. Backends list newest first,
- * so this walks every page of queued jobs: the backlog, which the workers keep short.
- */
+/** Seconds since the oldest queued job was accepted, 0 when none waits. */
 export async function oldestQueuedAge(queue: JobQueue, now: Date): Promise<number> {
-  let oldest = now.getTime();
-  let cursor: string | undefined;
-  do {
-    const page = await queue.list({ status: "queued", limit: PAGE, cursor });
-    for (const job of page.jobs) oldest = Math.min(oldest, Date.parse(job.createdAt));
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor !== undefined);
-  return Math.max(0, (now.getTime() - oldest) / 1000);
+  const oldest = await queue.oldestQueued();
+  return oldest ? Math.max(0, (now.getTime() - Date.parse(oldest.createdAt)) / 1000) : 0;
 }

@@ -159,6 +159,8 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
 
     counts: () => records.counts(),
 
+    oldestQueued: async () => (await records.oldest("queued", 1))[0] ?? null,
+
     async readiness() {
       if (closing) return { ready: false, detail: "shutting down" };
       try {

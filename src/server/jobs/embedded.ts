@@ -272,6 +272,12 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
       return counts;
     },
 
+    async oldestQueued() {
+      // The waiting line is in the order jobs were accepted.
+      const id = waiting.find((w) => jobs.get(w)?.status === "queued");
+      return view(id === undefined ? undefined : jobs.get(id));
+    },
+
     async readiness() {
       if (closing) return { ready: false, detail: "shutting down" };
       const r = runner.readiness();

@@ -94,6 +94,8 @@ export interface JobQueue {
   /** Resolves with the job once it is terminal, or with its current state after `timeoutMs`. */
   wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<Job | null>;
   counts(): Promise<JobCounts>;
+  /** The queued job accepted first, or null when none waits: read in one step, however long the backlog. */
+  oldestQueued(): Promise<Job | null>;
   /** Whether the backend can take jobs (Redis reachable, workers' models loaded), for /readyz. */
   readiness(): Promise<{ ready: boolean; detail: string }>;
   /** Stops taking jobs, lets running ones finish or hands them back, then releases resources. */
