@@ -274,8 +274,11 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
 
     async oldestQueued() {
       // The waiting line is in the order jobs were accepted.
-      const id = waiting.find((w) => jobs.get(w)?.status === "queued");
-      return view(id === undefined ? undefined : jobs.get(id));
+      for (const id of waiting) {
+        const job = jobs.get(id);
+        if (job?.status === "queued") return view(job);
+      }
+      return null;
     },
 
     async readiness() {

@@ -174,7 +174,7 @@ export class RedisRecords {
     const key = status ? this.keys.byStatus(status) : this.keys.all;
     const ids = await this.redis.zrevrangebylex(key, after ? `(${after}` : "+", "-", "LIMIT", 0, limit + 1);
     const page = ids.slice(0, limit);
-    const jobs = (await Promise.all(page.map((id) => this.get(id)))).filter((j): j is Job => j !== null);
+    const jobs = await this.getAll(page);
     const last = page.at(-1);
     return { jobs, nextCursor: ids.length > limit && last ? encodeCursor(last) : null };
   }
@@ -182,6 +182,11 @@ export class RedisRecords {
   /** The `limit` oldest jobs with `status`: ids are UUIDv7, so their order is their creation's. */
   async oldest(status: JobStatus, limit: number): Promise<Job[]> {
     const ids = await this.redis.zrangebylex(this.keys.byStatus(status), "-", "+", "LIMIT", 0, limit);
+    return this.getAll(ids);
+  }
+
+  /** The jobs of `ids` that still exist, in that order. */
+  private async getAll(ids: string[]): Promise<Job[]> {
     return (await Promise.all(ids.map((id) => this.get(id)))).filter((j): j is Job => j !== null);
   }
 
