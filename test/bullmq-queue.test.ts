@@ -129,6 +129,37 @@ describe("BullMQ queue", () => {
     expect((await q.oldestQueued())?.id).toBe(ids[2]);
   });
 
+  it("keeps each owner's indexes in step as its jobs run, are canceled and expire", async () => {
+    const q = await open();
+    const keys = redisKeys(`t${prefixes - 1}`);
+    const connection = new Redis(redis.url);
+    try {
+      const as = (owner: string, seed: number) =>
+        q.submit(halfSpaceSpec({ seed }), { owner, fingerprint: String(seed) }).then((r) => r.job);
+      const mine = [await as("team-a", 1), await as("team-a", 2)];
+      const theirs = await as("team-b", 3);
+      await q.cancel(theirs.id);
+      expect((await finished(q, theirs.id)).status).toBe("canceled");
+      for (const job of mine) expect((await finished(q, job.id)).status).toBe("succeeded");
+      const ids = async (query: Parameters<JobQueue["list"]>[0]) =>
+        (await q.list(query)).jobs.map((j) => j.id);
+      expect(await ids({ limit: 10, owner: "team-a" })).toEqual([mine[1]?.id, mine[0]?.id]);
+      expect(await ids({ limit: 1, owner: "team-a", status: "succeeded" })).toEqual([mine[1]?.id]);
+      expect(await ids({ limit: 10, owner: "team-a", status: "queued" })).toEqual([]);
+      expect(await ids({ limit: 10, owner: "team-a", status: "running" })).toEqual([]);
+      expect(await ids({ limit: 10, owner: "team-b", status: "canceled" })).toEqual([theirs.id]);
+      expect(await ids({ limit: 10, owner: "team-c" })).toEqual([]);
+      expect(await ids({ limit: 10 })).toHaveLength(3);
+      expect((await q.get(theirs.id))?.owner).toBe("team-b");
+
+      expect(await new RedisRecords(connection, `t${prefixes - 1}`).expire(Date.now() + 1)).toBe(3);
+      const left = await connection.keys(`${keys.owners}*`);
+      expect(left).toEqual([]);
+    } finally {
+      connection.disconnect();
+    }
+  });
+
   it("cancels a queued job at once, and a running one in the worker that runs it", async () => {
     const q = await open({ apiOnly: true });
     const prefix = `t${prefixes - 1}`;

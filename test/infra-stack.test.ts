@@ -423,15 +423,21 @@ describe("deployment context", () => {
       instanceType: "g5.xlarge",
       apiKeyHashes: [keyHash],
     });
+    expect(deployConfig({ apiKeyHashes: `team-a:${keyHash},${keyHash}` }).apiKeyHashes).toEqual([
+      `team-a:${keyHash}`,
+      keyHash,
+    ]);
   });
 
   it("names each bad setting", () => {
     expect(() => deployConfig({})).toThrow(
       /-c apiKeyHashes: give exactly one of apiKeyHashes and apiKeysSecretArn/,
     );
-    expect(() => deployConfig({ apiKeyHashes: "not-a-hash" })).toThrow(
-      /-c apiKeyHashes: expected sha256 hex digests/,
-    );
+    for (const bad of ["not-a-hash", `team a:${keyHash}`]) {
+      expect(() => deployConfig({ apiKeyHashes: bad })).toThrow(
+        /-c apiKeyHashes: expected sha256 hex digests/,
+      );
+    }
     expect(() => deployConfig({ apiKeyHashes: keyHash, workersMin: "5", workersMax: "2" })).toThrow(
       /-c workersMin/,
     );

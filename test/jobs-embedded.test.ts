@@ -126,6 +126,25 @@ describe("embedded queue", () => {
     expect(await q.oldestQueued()).toBeNull();
   });
 
+  it("lists an owner's jobs alone, and keeps owners across a restart", async () => {
+    const dir = await dataDir();
+    const a = await open({ dataDir: dir });
+    const as = (owner: string, seed: number) =>
+      a.submit(halfSpaceSpec({ seed }), { owner, fingerprint: String(seed) }).then((r) => r.job);
+    const mine = [await as("team-a", 1), await as("team-b", 2), await as("team-a", 3)];
+    await Promise.all(mine.map((j) => finished(a, j.id)));
+    expect((await submit(a)).owner).toBe("anonymous");
+    const ids = async (q: JobQueue, query: Parameters<JobQueue["list"]>[0]) =>
+      (await q.list(query)).jobs.map((j) => j.id);
+    expect(await ids(a, { limit: 10, owner: "team-a" })).toEqual([mine[2]?.id, mine[0]?.id]);
+    expect(await ids(a, { limit: 1, owner: "team-a", status: "succeeded" })).toEqual([mine[2]?.id]);
+    expect(await ids(a, { limit: 10, owner: "team-b" })).toEqual([mine[1]?.id]);
+    await a.close();
+    const b = await open({ dataDir: dir });
+    expect(await ids(b, { limit: 10, owner: "team-a" })).toEqual([mine[2]?.id, mine[0]?.id]);
+    expect((await b.get(mine[1]?.id ?? ""))?.owner).toBe("team-b");
+  });
+
   it("cancels a queued job at once and a running one when its runner stops", async () => {
     const q = await open({ dataDir: await dataDir(), concurrency: 1 });
     const long = await submit(q, { n: 1e9, batchSize: 1000 });

@@ -345,6 +345,62 @@ describe("API keys and rate limits", () => {
     expect((await guarded.call("/healthz")).status).toBe(200);
   });
 
+  it("shows each tenant its own jobs only; keys named for one tenant share them", async () => {
+    const { hashApiKey } = await import("../src/server/middleware/auth.js");
+    const tenants = await startTestServer({
+      API_KEYS: [`team-a:${hashApiKey("a1")}`, `team-a:${hashApiKey("a2")}`, hashApiKey("b")].join(","),
+    });
+    try {
+      const as = (key: string, headers: Record<string, string> = {}) => ({
+        headers: { authorization: `Bearer ${key}`, ...headers },
+      });
+      const body = { certifier: "half", input: tensor([0.5, 0.5]) };
+      const created = await tenants.call("/certify", {
+        method: "POST",
+        json: body,
+        ...as("a1", { "idempotency-key": "k" }),
+      });
+      expect(created.status).toBe(202);
+      const { id } = (await created.json()) as JobBody;
+
+      // The other key of team-a sees the job, lists it, and replays its idempotency key.
+      expect((await tenants.call(`/certify/${id}`, as("a2"))).status).toBe(200);
+      const listed = (await (await tenants.call("/certify", as("a2"))).json()) as { jobs: JobBody[] };
+      expect(listed.jobs.map((j) => j.id)).toEqual([id]);
+      const replay = await tenants.call("/certify", {
+        method: "POST",
+        json: body,
+        ...as("a2", { "idempotency-key": "k" }),
+      });
+      expect(replay.headers.get("idempotent-replayed")).toBe("true");
+      expect(((await replay.json()) as JobBody).id).toBe(id);
+
+      // Another tenant: the job is unknown to it, whether read, canceled or listed, and the same
+      // idempotency key is a new job of its own.
+      const read = await problemOf(await tenants.call(`/certify/${id}`, as("b")), 404);
+      expect(read.type).toBe("/problems/not-found");
+      await problemOf(await tenants.call(`/certify/${id}/cancel`, { method: "POST", ...as("b") }), 404);
+      const theirs = (await (await tenants.call("/certify?status=queued", as("b"))).json()) as {
+        jobs: JobBody[];
+      };
+      expect(theirs.jobs).toEqual([]);
+      const own = await tenants.call("/certify", {
+        method: "POST",
+        json: body,
+        ...as("b", { "idempotency-key": "k" }),
+      });
+      expect(own.status).toBe(202);
+      expect(own.headers.get("idempotent-replayed")).toBeNull();
+      const ownId = ((await own.json()) as JobBody).id;
+      expect(ownId).not.toBe(id);
+      const mine = (await (await tenants.call("/certify", as("b"))).json()) as { jobs: JobBody[] };
+      expect(mine.jobs.map((j) => j.id)).toEqual([ownId]);
+      expect((await tenants.call(`/certify/${id}`, as("a1"))).status).toBe(200);
+    } finally {
+      await tenants.stop();
+    }
+  });
+
   it("429 with Retry-After once a key spends its requests", async () => {
     const auth = { authorization: `Bearer ${key}` };
     for (let i = 0; i < 3; i++)

@@ -15,7 +15,7 @@ describe("server configuration", () => {
       port: 8080,
       modelStore: "models",
       redisUrl: undefined,
-      apiKeyHashes: [],
+      apiKeys: [],
       allowPrivateWebhooks: false,
       providers: "auto",
     });
@@ -40,10 +40,24 @@ describe("server configuration", () => {
       expect(() => loadConfig({ HOST: host })).toThrow(/API_KEYS: required to listen on/);
     }
     const key = hashApiKey("k");
-    expect(loadConfig({ HOST: "0.0.0.0", API_KEYS: key.toUpperCase() }).apiKeyHashes).toEqual([key]);
+    expect(loadConfig({ HOST: "0.0.0.0", API_KEYS: key.toUpperCase() }).apiKeys).toEqual([
+      { hash: key, tenant: `key-${key.slice(0, 12)}` },
+    ]);
     for (const host of ["127.0.0.1", "127.8.9.1", "::1", "[::1]", "localhost"]) {
       expect(isLoopback(host), host).toBe(true);
       expect(() => loadConfig({ HOST: host })).not.toThrow();
+    }
+  });
+
+  it("reads API keys alone or with the tenant they act for, and names an entry of neither form", () => {
+    const [a, b, c] = ["a", "b", "c"].map(hashApiKey) as [string, string, string];
+    expect(loadConfig({ API_KEYS: ` team-a:${a}, Team-A:${b},${c} ` }).apiKeys).toEqual([
+      { hash: a, tenant: "team-a" },
+      { hash: b, tenant: "team-a" },
+      { hash: c, tenant: `key-${c.slice(0, 12)}` },
+    ]);
+    for (const bad of [`${a},${a.slice(1)}`, `team a:${a}`, `:${a}`, `x:y:${a}`, `${"t".repeat(65)}:${a}`]) {
+      expect(() => loadConfig({ API_KEYS: bad }), bad).toThrow(/API_KEYS.*entry \d: expected the sha256/);
     }
   });
 

@@ -8,7 +8,8 @@ import { z } from "zod";
 
 const count = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 const positive = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-const sha256Hex = /^[0-9a-f]{64}$/;
+/** An API_KEYS entry as the server reads it: a key's sha256, optionally after `TENANT:`. */
+const apiKeyEntry = /^(?:[a-z0-9][a-z0-9_.-]{0,63}:)?[0-9a-f]{64}$/;
 
 export const DeployContext = z
   .object({
@@ -40,7 +41,7 @@ export const DeployContext = z
     logRetentionDays: positive(30),
     maxAzs: z.coerce.number().int().min(2).max(6).default(2),
     natGateways: z.coerce.number().int().min(1).max(6).default(1),
-    /** Comma-separated sha256 (hex) of the accepted API keys: the initial value of the API-keys secret. */
+    /** Comma-separated sha256 (hex) of the accepted API keys, each optionally `TENANT:HASH`: the initial value of the API-keys secret. */
     apiKeyHashes: z
       .string()
       .transform((s) =>
@@ -50,8 +51,8 @@ export const DeployContext = z
           .filter(Boolean),
       )
       .refine(
-        (keys) => keys.length > 0 && keys.every((k) => sha256Hex.test(k)),
-        "expected sha256 hex digests",
+        (keys) => keys.length > 0 && keys.every((k) => apiKeyEntry.test(k)),
+        "expected sha256 hex digests, each optionally TENANT:SHA256",
       )
       .optional(),
     /** An existing Secrets Manager secret whose value is the comma-separated API key hashes. */

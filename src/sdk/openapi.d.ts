@@ -11,7 +11,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** List jobs, newest first, a page at a time */
+    /** List the caller's tenant's jobs, newest first, a page at a time */
     get: operations["listCertifications"];
     put?: never;
     /**
@@ -708,7 +708,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
-      /** @description No such job */
+      /** @description No such job, or another tenant's */
       404: {
         headers: {
           [name: string]: unknown;
@@ -784,7 +784,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
-      /** @description No such job */
+      /** @description No such job, or another tenant's */
       404: {
         headers: {
           [name: string]: unknown;

@@ -8,7 +8,7 @@ import { createCatalog } from "./catalog.js";
 import type { AppEnv, Services } from "./env.js";
 import type { JobQueue } from "./jobs/types.js";
 import { httpRequests } from "./metrics.js";
-import { apiKeyAuth } from "./middleware/auth.js";
+import { type ApiKey, apiKeyAuth } from "./middleware/auth.js";
 import { bodyLimit } from "./middleware/body-limit.js";
 import { type CorsOrigins, cors } from "./middleware/cors.js";
 import { notFound, onError } from "./middleware/problem.js";
@@ -19,8 +19,8 @@ import { webRoutes } from "./routes/web.js";
 export interface AppOptions {
   queue: JobQueue;
   store: ModelStore;
-  /** sha256 (hex) of each accepted API key; none: every caller is anonymous (loopback only). */
-  apiKeyHashes?: readonly string[] | undefined;
+  /** The accepted API keys (hashes and tenants); none: every caller is anonymous (loopback only). */
+  apiKeys?: readonly ApiKey[] | undefined;
   /** Requests per window per API key; limit 0 turns it off. Default 600 per 60 s. */
   rateLimit?: { limit: number; windowSeconds: number } | undefined;
   /** Largest request body in bytes; default 4 MiB. */
@@ -53,7 +53,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     c.set("services", services);
     await next();
   });
-  const auth = apiKeyAuth(options.apiKeyHashes ?? []);
+  const auth = apiKeyAuth(options.apiKeys ?? []);
   const limit = rateLimit(options.rateLimit ?? { limit: 600, windowSeconds: 60 });
   for (const path of guarded) app.use(path, auth, limit);
   app.use(bodyLimit(options.bodyLimit ?? 4 * 1024 * 1024));

@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { type ProviderConfig, parseProviders } from "../runtime/providers.js";
+import { type ApiKey, parseApiKey } from "./middleware/auth.js";
 import { secretKey } from "./webhooks/signature.js";
 
 /**
@@ -11,8 +12,6 @@ import { secretKey } from "./webhooks/signature.js";
 const boolean = z
   .enum(["true", "false", "1", "0", "yes", "no"], { error: "expected true or false" })
   .transform((v) => v === "true" || v === "1" || v === "yes");
-
-const sha256Hex = /^[0-9a-f]{64}$/;
 
 export const ConfigEnv = z
   .object({
@@ -35,17 +34,23 @@ export const ConfigEnv = z
     API_KEYS: z
       .string()
       .default("")
-      .transform((s) =>
+      .transform((s, ctx) =>
         s
           .split(",")
-          .map((k) => k.trim().toLowerCase())
-          .filter(Boolean),
+          .filter((entry) => entry.trim() !== "")
+          .map((entry, i) => {
+            const key = parseApiKey(entry);
+            if (!key) {
+              ctx.addIssue({
+                code: "custom",
+                message: `entry ${i + 1}: expected the sha256 of an API key (64 hex digits), or TENANT:SHA256 with a tenant of a-z 0-9 _ . -`,
+              });
+            }
+            return key;
+          })
+          .filter((key): key is ApiKey => key !== null),
       )
-      .refine(
-        (keys) => keys.every((k) => sha256Hex.test(k)),
-        "each key must be the sha256 of an API key, 64 hex digits",
-      )
-      .describe("comma-separated sha256 hashes (hex) of the accepted API keys"),
+      .describe("comma-separated sha256 hashes (hex) of the accepted API keys, each optionally TENANT:HASH"),
     WEBHOOK_SECRET: z
       .string()
       .refine((v) => {
@@ -187,7 +192,7 @@ export interface ServerConfig {
   redisUrl: string | undefined;
   redisPrefix: string;
   dataDir: string;
-  apiKeyHashes: string[];
+  apiKeys: ApiKey[];
   webhookSecret: string | undefined;
   rateLimit: { limit: number; windowSeconds: number };
   bodyLimit: number;
@@ -240,7 +245,7 @@ export function loadConfig(
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     dataDir: e.DATA_DIR,
-    apiKeyHashes: e.API_KEYS,
+    apiKeys: e.API_KEYS,
     webhookSecret: e.WEBHOOK_SECRET,
     rateLimit: { limit: e.RATE_LIMIT, windowSeconds: e.RATE_LIMIT_WINDOW },
     bodyLimit: e.BODY_LIMIT,

@@ -18,5 +18,7 @@ export interface AppEnv {
     requestId: string;
     /** Who is calling: the API key's id (a prefix of its hash), or `anonymous` on loopback without keys. */
     principal: string;
+    /** Whom the caller acts for: the jobs it may see, and the scope of its idempotency keys. */
+    tenant: string;
   };
 }

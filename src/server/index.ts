@@ -2,7 +2,7 @@ export { type AppOptions, createApp } from "./app.js";
 export { ConfigEnv, ConfigError, isLoopback, loadConfig, type ServerConfig } from "./config.js";
 export type * from "./jobs/types.js";
 export { httpRequests, jobLatency, registry, samplesTotal } from "./metrics.js";
-export { hashApiKey } from "./middleware/auth.js";
+export { type ApiKey, hashApiKey, parseApiKey } from "./middleware/auth.js";
 export type { Problem } from "./middleware/problem.js";
 export { createApi, openApiDocument } from "./openapi.js";
 export { openQueue } from "./queue.js";

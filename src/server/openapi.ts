@@ -12,7 +12,9 @@ export function createApi(): OpenAPIHono<AppEnv> {
   api.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
-    description: "An API key, required whenever the server listens beyond loopback",
+    description:
+      "An API key, required whenever the server listens beyond loopback. A key acts for a tenant: it sees, " +
+      "lists and cancels that tenant's jobs only.",
   });
   api.route("/", certifyRoutes());
   api.route("/", certifierRoutes());

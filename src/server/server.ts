@@ -39,7 +39,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const app = createApp({
     queue,
     store,
-    apiKeyHashes: config.apiKeyHashes,
+    apiKeys: config.apiKeys,
     rateLimit: config.rateLimit,
     bodyLimit: config.bodyLimit,
     allowPrivateWebhooks: config.allowPrivateWebhooks,

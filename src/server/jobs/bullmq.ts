@@ -89,9 +89,9 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
   sweeper.unref();
 
   return {
-    async submit(spec, { idempotencyKey, fingerprint }) {
+    async submit(spec, { owner, idempotencyKey, fingerprint }) {
       if (closing) throw new QueueClosedError();
-      const job = newJob(spec);
+      const job = newJob(spec, owner);
       if (idempotencyKey !== undefined) {
         const seen = await idempotency.claim(idempotencyKey, fingerprint, job.id, (id) => records.get(id));
         if (seen) return { job: seen, replayed: true };

@@ -7,6 +7,7 @@ import { Journal, type JournalRecord, journalFile } from "./journal.js";
 import { decodeCursor, encodeCursor, newJob, zeroCounts } from "./record.js";
 import { type RunnerSettings, runnerOf } from "./runner.js";
 import {
+  ANONYMOUS,
   IdempotencyInFlightError,
   IdempotencyMismatchError,
   type Job,
@@ -51,6 +52,8 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
 
   // Replay: the last line of a job wins. What was queued or running is queued again, in order.
   for (const r of records) {
+    // Journals written before jobs had owners: those jobs were anyone's, now the anonymous tenant's.
+    r.job.owner ??= ANONYMOUS;
     jobs.set(r.job.id, r.job);
     if (r.key) {
       keys.set(r.key.key, { fingerprint: r.key.fingerprint, id: r.job.id });
@@ -169,7 +172,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
   const view = (job: Job | undefined): Job | null => (job ? structuredClone(job) : null);
 
   return {
-    async submit(spec, { idempotencyKey, fingerprint }) {
+    async submit(spec, { owner, idempotencyKey, fingerprint }) {
       if (closing) throw new QueueClosedError();
       if (idempotencyKey !== undefined) {
         const seen = keys.get(idempotencyKey);
@@ -187,7 +190,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
         }
         keys.set(idempotencyKey, { fingerprint, id: null });
       }
-      const job = newJob(spec);
+      const job = newJob(spec, owner);
       const key = idempotencyKey === undefined ? undefined : { key: idempotencyKey, fingerprint };
       try {
         await journal.append({ job, key });
@@ -211,7 +214,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
       return view(jobs.get(id));
     },
 
-    async list({ cursor, limit, status }) {
+    async list({ cursor, limit, status, owner }) {
       const after = cursor === undefined ? null : decodeCursor(cursor);
       const page: Job[] = [];
       let nextCursor: string | null = null;
@@ -219,7 +222,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
         const id = order[i] as string;
         if (after !== null && id >= after) continue;
         const job = jobs.get(id);
-        if (!job || (status && job.status !== status)) continue;
+        if (!job || (status && job.status !== status) || (owner && job.owner !== owner)) continue;
         if (page.length === limit) {
           nextCursor = encodeCursor(page.at(-1)?.id ?? id);
           break;

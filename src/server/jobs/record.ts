@@ -1,10 +1,11 @@
 import { newJobId } from "./ids.js";
-import type { Job, JobCounts, JobSpec } from "./types.js";
+import { ANONYMOUS, type Job, type JobCounts, type JobSpec } from "./types.js";
 
 /** A job as it is accepted: queued, nothing run yet. */
-export function newJob(spec: JobSpec, now = new Date()): Job {
+export function newJob(spec: JobSpec, owner = ANONYMOUS, now = new Date()): Job {
   return {
     id: newJobId(now.getTime()),
+    owner,
     status: "queued",
     spec,
     progress: { done: 0, total: 0 },

@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { decodeCursor, encodeCursor, zeroCounts } from "./record.js";
 import {
+  ANONYMOUS,
   type Job,
   type JobCounts,
   type JobPage,
@@ -14,12 +15,18 @@ const STATUSES: JobStatus[] = ["queued", "running", "succeeded", "failed", "canc
 
 /** Redis key names under one prefix; the BullMQ queues live under the same prefix. */
 export function redisKeys(prefix: string) {
+  const owners = `${prefix}:owner:`;
   return {
     job: (id: string) => `${prefix}:job:${id}`,
     deliveries: (id: string) => `${prefix}:job:${id}:deliveries`,
     /** Every job id, in a sorted set ordered by id (UUIDv7: by creation). */
     all: `${prefix}:jobs`,
     byStatus: (s: JobStatus) => `${prefix}:jobs:${s}`,
+    /** The same two indexes for one tenant's jobs. */
+    byOwner: (owner: string) => `${owners}${owner}:jobs`,
+    byOwnerStatus: (owner: string, s: JobStatus) => `${owners}${owner}:jobs:${s}`,
+    /** What comes before the owner in those keys, for the script that moves a job between them. */
+    owners,
     /** Finished job ids scored by when they finished, for retention. */
     finished: `${prefix}:finished`,
     idempotency: (key: string) => `${prefix}:idempotency:${key}`,
@@ -31,9 +38,10 @@ export function redisKeys(prefix: string) {
 export type RedisKeys = ReturnType<typeof redisKeys>;
 
 /**
- * Moves a job to another status, keeping the per-status indexes in step, only if its status is one
- * of the expected ones (ARGV[3], comma-separated; empty: any); a final status (ARGV[5] a time in ms)
- * enters the finished index. Returns "OK" or the current status.
+ * Moves a job to another status, keeping the per-status indexes (ARGV[4] .. status) and its owner's
+ * (ARGV[6] .. owner .. ':jobs:' .. status, as `byOwnerStatus` names them) in step, only if its
+ * status is one of the expected ones (ARGV[3], comma-separated; empty: any); a final status (ARGV[5]
+ * a time in ms) enters the finished index. Returns "OK" or the current status.
  */
 const setStatusScript = `
 local cur = redis.call('HGET', KEYS[1], 'status')
@@ -45,8 +53,14 @@ if ARGV[3] ~= '' then
 end
 redis.call('ZREM', ARGV[4] .. cur, ARGV[1])
 redis.call('ZADD', ARGV[4] .. ARGV[2], 0, ARGV[1])
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner then
+  local mine = ARGV[6] .. owner .. ':jobs:'
+  redis.call('ZREM', mine .. cur, ARGV[1])
+  redis.call('ZADD', mine .. ARGV[2], 0, ARGV[1])
+end
 if ARGV[5] ~= '' then redis.call('ZADD', KEYS[2], tonumber(ARGV[5]), ARGV[1]) end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], 'status', ARGV[2], unpack(ARGV, 7))
 return 'OK'
 `;
 
@@ -56,6 +70,7 @@ type Fields = Record<string, string>;
 function toFields(job: Job): Fields {
   return {
     id: job.id,
+    owner: job.owner,
     status: job.status,
     spec: JSON.stringify(job.spec),
     progress: JSON.stringify(job.progress),
@@ -72,6 +87,7 @@ function fromFields(f: Fields, deliveries: string[]): Job | null {
   if (!f.id || !f.spec) return null;
   return {
     id: f.id,
+    owner: f.owner || ANONYMOUS,
     status: f.status as JobStatus,
     spec: JSON.parse(f.spec),
     progress: f.progress ? JSON.parse(f.progress) : { done: 0, total: 0 },
@@ -104,6 +120,8 @@ export class RedisRecords {
       .hset(this.keys.job(job.id), toFields(job))
       .zadd(this.keys.all, 0, job.id)
       .zadd(this.keys.byStatus(job.status), 0, job.id)
+      .zadd(this.keys.byOwner(job.owner), 0, job.id)
+      .zadd(this.keys.byOwnerStatus(job.owner, job.status), 0, job.id)
       .exec()
       .then(check);
   }
@@ -133,6 +151,7 @@ export class RedisRecords {
       expected.join(","),
       this.keys.byStatus("" as JobStatus),
       final,
+      this.keys.owners,
       ...fields.flat(),
     ];
     const r = await (this.redis as unknown as SetStatus).dualrsSetStatus(
@@ -147,10 +166,13 @@ export class RedisRecords {
   async expire(before: number, limit = 100): Promise<number> {
     const ids = await this.redis.zrangebyscore(this.keys.finished, "-inf", `(${before}`, "LIMIT", 0, limit);
     if (ids.length === 0) return 0;
+    const owners = await Promise.all(ids.map((id) => this.redis.hget(this.keys.job(id), "owner")));
     const m = this.redis.multi();
-    for (const id of ids) {
+    for (const [i, id] of ids.entries()) {
+      const owner = owners[i] || ANONYMOUS;
       m.del(this.keys.job(id), this.keys.deliveries(id)).zrem(this.keys.all, id).zrem(this.keys.finished, id);
-      for (const s of STATUSES) m.zrem(this.keys.byStatus(s), id);
+      m.zrem(this.keys.byOwner(owner), id);
+      for (const s of STATUSES) m.zrem(this.keys.byStatus(s), id).zrem(this.keys.byOwnerStatus(owner, s), id);
     }
     await m.exec().then(check);
     return ids.length;
@@ -169,14 +191,21 @@ export class RedisRecords {
     return (await this.redis.hget(this.keys.job(id), "cancelRequested")) === "1";
   }
 
-  async list({ cursor, limit, status }: ListQuery): Promise<JobPage> {
+  async list({ cursor, limit, status, owner }: ListQuery): Promise<JobPage> {
     const after = cursor === undefined ? null : decodeCursor(cursor);
-    const key = status ? this.keys.byStatus(status) : this.keys.all;
+    const key = this.indexOf(status, owner);
     const ids = await this.redis.zrevrangebylex(key, after ? `(${after}` : "+", "-", "LIMIT", 0, limit + 1);
     const page = ids.slice(0, limit);
     const jobs = await this.getAll(page);
     const last = page.at(-1);
     return { jobs, nextCursor: ids.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  /** The sorted set that lists the jobs with `status` (any when absent) of `owner` (any when absent). */
+  private indexOf(status: JobStatus | undefined, owner: string | undefined): string {
+    if (owner !== undefined)
+      return status ? this.keys.byOwnerStatus(owner, status) : this.keys.byOwner(owner);
+    return status ? this.keys.byStatus(status) : this.keys.all;
   }
 
   /** The `limit` oldest jobs with `status`: ids are UUIDv7, so their order is their creation's. */
@@ -208,6 +237,7 @@ interface SetStatus {
 
 const placeholder: Job = {
   id: "",
+  owner: "",
   status: "queued",
   spec: { certifier: "", input: { shape: [], data: "", sha256: "" }, parameters: { seed: 0 } },
   progress: { done: 0, total: 0 },

@@ -42,8 +42,13 @@ export interface JobError {
   detail: string;
 }
 
+/** The owner of jobs submitted without an API key (on loopback, with no keys configured). */
+export const ANONYMOUS = "anonymous";
+
 export interface Job {
   id: string;
+  /** The tenant that submitted it: only that tenant's API keys may see, list or cancel it. */
+  owner: string;
   status: JobStatus;
   spec: JobSpec;
   progress: { done: number; total: number };
@@ -62,6 +67,8 @@ export interface ListQuery {
   cursor?: string | undefined;
   limit: number;
   status?: JobStatus | undefined;
+  /** Only this tenant's jobs; every job when absent. */
+  owner?: string | undefined;
 }
 
 export interface JobPage {
@@ -70,7 +77,9 @@ export interface JobPage {
 }
 
 export interface SubmitOptions {
-  /** `Idempotency-Key` header, scoped by the caller (API key). */
+  /** The tenant submitting the job; default `anonymous`. */
+  owner?: string | undefined;
+  /** `Idempotency-Key` header, scoped by the caller's tenant. */
   idempotencyKey?: string | undefined;
   /** sha256 of the request body, to tell a retry from a different request under the same key. */
   fingerprint: string;

@@ -1,7 +1,17 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env.js";
+import { ANONYMOUS } from "../jobs/types.js";
 import { problem, problemTypes } from "./problem.js";
+
+/** An accepted API key: the sha256 of the key (never the key itself) and the tenant it acts for. */
+export interface ApiKey {
+  hash: string;
+  tenant: string;
+}
+
+/** A tenant's name: it becomes part of Redis keys, so it is kept to a small alphabet. */
+export const TENANT = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
 /** sha256 of an API key, lowercase hex: what API_KEYS holds, so that the keys never sit in config. */
 export function hashApiKey(key: string): string {
@@ -9,15 +19,28 @@ export function hashApiKey(key: string): string {
 }
 
 /**
+ * One API_KEYS entry: `HASH`, or `TENANT:HASH` to let several keys (a team's, or the old and new
+ * key of a rotation) act for one tenant. A key without a tenant is a tenant of its own, named
+ * `key-` and the first 12 hex digits of its hash. Returns null for an entry of neither form.
+ */
+export function parseApiKey(entry: string): ApiKey | null {
+  const m = /^(?:([^:]+):)?([0-9a-f]{64})$/.exec(entry.trim().toLowerCase());
+  if (!m?.[2]) return null;
+  const tenant = m[1] ?? `key-${m[2].slice(0, 12)}`;
+  return TENANT.test(tenant) ? { hash: m[2], tenant } : null;
+}
+
+/**
  * `Authorization: Bearer <key>` against the sha256 hashes of the accepted keys. With no keys
  * configured (allowed on loopback only) every caller is `anonymous`. The hash of the presented key
  * is compared with every accepted hash in constant time, so timing tells nothing about the keys.
  */
-export function apiKeyAuth(keyHashes: readonly string[]): MiddlewareHandler<AppEnv> {
-  const accepted = keyHashes.map((h) => Buffer.from(h, "hex"));
+export function apiKeyAuth(keys: readonly ApiKey[]): MiddlewareHandler<AppEnv> {
+  const accepted = keys.map((k) => Buffer.from(k.hash, "hex"));
   return async (c, next) => {
     if (accepted.length === 0) {
-      c.set("principal", "anonymous");
+      c.set("principal", ANONYMOUS);
+      c.set("tenant", ANONYMOUS);
       return next();
     }
     const header = c.req.header("authorization") ?? "";
@@ -39,13 +62,15 @@ export function apiKeyAuth(keyHashes: readonly string[]): MiddlewareHandler<AppE
     for (const [i, hash] of accepted.entries()) {
       if (timingSafeEqual(presented, hash) && found < 0) found = i;
     }
-    if (found < 0) {
+    const key = keys[found];
+    if (!key) {
       throw withHeaders(
         problem(401, problemTypes.unauthorized, "Unauthorized", "the API key is not valid"),
         challenge,
       );
     }
-    c.set("principal", `key-${keyHashes[found]?.slice(0, 12)}`);
+    c.set("principal", `key-${key.hash.slice(0, 12)}`);
+    c.set("tenant", key.tenant);
     return next();
   };
 }

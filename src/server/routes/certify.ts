@@ -8,7 +8,9 @@ import { decodeInput } from "../input/decode.js";
 import {
   IdempotencyInFlightError,
   IdempotencyMismatchError,
+  type Job,
   type JobEvent,
+  type JobQueue,
   type JobSpec,
   TERMINAL,
 } from "../jobs/types.js";
@@ -86,7 +88,7 @@ const getJob = createRoute({
   responses: {
     200: { description: "The job", content: jobContent },
     ...commonErrors,
-    404: problemResponse("No such job"),
+    404: problemResponse("No such job, or another tenant's"),
   },
 });
 
@@ -104,7 +106,7 @@ const cancelJob = createRoute({
     200: { description: "The job is canceled", content: jobContent },
     202: { description: "Cancellation requested; the job stops within a second", content: jobContent },
     ...commonErrors,
-    404: problemResponse("No such job"),
+    404: problemResponse("No such job, or another tenant's"),
     409: problemResponse("The job already finished"),
   },
 });
@@ -114,7 +116,7 @@ const listJobs = createRoute({
   operationId: "listCertifications",
   path: "/certify",
   tags: ["certify"],
-  summary: "List jobs, newest first, a page at a time",
+  summary: "List the caller's tenant's jobs, newest first, a page at a time",
   security,
   request: { query: ListQuerySchema },
   responses: {
@@ -139,8 +141,9 @@ export function certifyRoutes(): OpenAPIHono<AppEnv> {
     const key = headers["idempotency-key"];
     const submitted = await queue
       .submit(spec, {
+        owner: c.get("tenant"),
         fingerprint,
-        idempotencyKey: key === undefined ? undefined : `${c.get("principal")}:${key}`,
+        idempotencyKey: key === undefined ? undefined : `${c.get("tenant")}:${key}`,
       })
       .catch(idempotencyProblem);
     let job = submitted.job;
@@ -157,14 +160,15 @@ export function certifyRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(getJob, async (c) => {
     const { id } = c.req.valid("param");
-    const job = await c.get("services").queue.get(id);
-    if (!job) throw noSuchJob(id);
+    const job = await ownJob(c.get("services").queue, id, c.get("tenant"));
     return c.json(presentJob(job), 200);
   });
 
   app.openapi(cancelJob, async (c) => {
     const { id } = c.req.valid("param");
-    const job = await c.get("services").queue.cancel(id);
+    const { queue } = c.get("services");
+    await ownJob(queue, id, c.get("tenant"));
+    const job = await queue.cancel(id);
     if (!job) throw noSuchJob(id);
     if (job.status === "succeeded" || job.status === "failed") {
       throw problem(409, problemTypes.conflict, "Conflict", `job ${id} already ${job.status}`);
@@ -174,7 +178,7 @@ export function certifyRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(listJobs, async (c) => {
     const query = c.req.valid("query");
-    const page = await c.get("services").queue.list(query);
+    const page = await c.get("services").queue.list({ ...query, owner: c.get("tenant") });
     if (page.nextCursor !== null) {
       const next = new URLSearchParams({ cursor: page.nextCursor, limit: String(query.limit) });
       if (query.status) next.set("status", query.status);
@@ -240,6 +244,13 @@ function idempotencyProblem(e: unknown): never {
     );
   }
   throw e;
+}
+
+/** The job `id` if `tenant` owns it; another tenant's job is as unknown as a job that never was. */
+async function ownJob(queue: JobQueue, id: string, tenant: string): Promise<Job> {
+  const job = await queue.get(id);
+  if (!job || job.owner !== tenant) throw noSuchJob(id);
+  return job;
 }
 
 function noSuchJob(id: string): ProblemError {
