@@ -67,20 +67,27 @@ return 'OK'
 /** A job is a hash: scalar fields as strings, objects as JSON, so that updates never race on one value. */
 type Fields = Record<string, string>;
 
-function toFields(job: Job): Fields {
-  return {
-    id: job.id,
-    owner: job.owner,
-    status: job.status,
-    spec: JSON.stringify(job.spec),
-    progress: JSON.stringify(job.progress),
-    createdAt: job.createdAt,
-    startedAt: job.startedAt ?? "",
-    finishedAt: job.finishedAt ?? "",
-    certificate: job.certificate ? JSON.stringify(job.certificate) : "",
-    error: job.error ? JSON.stringify(job.error) : "",
-    cancelRequested: job.cancelRequested ? "1" : "0",
-  };
+/** How each stored field of a job becomes a string; `deliveries` live in a list of their own. */
+const encoders: { [K in keyof Job]?: (value: Job[K]) => string } = {
+  id: String,
+  owner: String,
+  status: String,
+  spec: (v) => JSON.stringify(v),
+  progress: (v) => JSON.stringify(v),
+  createdAt: String,
+  startedAt: (v) => v ?? "",
+  finishedAt: (v) => v ?? "",
+  certificate: (v) => (v ? JSON.stringify(v) : ""),
+  error: (v) => (v ? JSON.stringify(v) : ""),
+  cancelRequested: (v) => (v ? "1" : "0"),
+};
+
+/** The hash fields of the job fields `job` sets: all of them for a whole job, a patch's for a patch. */
+function toFields(job: Partial<Job>): [string, string][] {
+  return Object.entries(job).flatMap(([k, v]) => {
+    const encode = encoders[k as keyof Job] as ((value: unknown) => string) | undefined;
+    return encode ? [[k, encode(v)] as [string, string]] : [];
+  });
 }
 
 function fromFields(f: Fields, deliveries: string[]): Job | null {
@@ -117,7 +124,7 @@ export class RedisRecords {
   async create(job: Job): Promise<void> {
     await this.redis
       .multi()
-      .hset(this.keys.job(job.id), toFields(job))
+      .hset(this.keys.job(job.id), Object.fromEntries(toFields(job)))
       .zadd(this.keys.all, 0, job.id)
       .zadd(this.keys.byStatus(job.status), 0, job.id)
       .zadd(this.keys.byOwner(job.owner), 0, job.id)
@@ -143,7 +150,7 @@ export class RedisRecords {
     expected: JobStatus[],
     patch: Partial<Job> = {},
   ): Promise<boolean> {
-    const fields = patchFields(patch);
+    const fields = toFields(patch);
     const final = TERMINAL.includes(status) ? String(Date.now()) : "";
     const args = [
       id,
@@ -179,7 +186,7 @@ export class RedisRecords {
   }
 
   async update(id: string, patch: Partial<Job>): Promise<void> {
-    const fields = patchFields(patch);
+    const fields = toFields(patch);
     if (fields.length > 0) await this.redis.hset(this.keys.job(id), Object.fromEntries(fields));
   }
 
@@ -233,26 +240,6 @@ export class RedisRecords {
 
 interface SetStatus {
   dualrsSetStatus(job: string, finished: string, ...args: string[]): Promise<string | null>;
-}
-
-const placeholder: Job = {
-  id: "",
-  owner: "",
-  status: "queued",
-  spec: { certifier: "", input: { shape: [], data: "", sha256: "" }, parameters: { seed: 0 } },
-  progress: { done: 0, total: 0 },
-  createdAt: "",
-  startedAt: null,
-  finishedAt: null,
-  certificate: null,
-  error: null,
-  cancelRequested: false,
-  deliveries: [],
-};
-
-/** The hash fields of the job fields that `patch` sets, serialized as a whole job's would be. */
-function patchFields(patch: Partial<Job>): [string, string][] {
-  return Object.entries(toFields({ ...placeholder, ...patch })).filter(([k]) => k in patch);
 }
 
 /** The results of a MULTI, or its first error. */
