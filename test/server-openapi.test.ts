@@ -23,6 +23,7 @@ describe("the OpenAPI document", () => {
       "/healthz",
       "/metrics",
       "/readyz",
+      "/webhooks/secret",
     ]);
     const create = doc.paths?.["/certify"]?.post;
     expect(Object.keys(create?.responses ?? {}).sort()).toEqual(

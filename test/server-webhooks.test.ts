@@ -87,6 +87,60 @@ describe("webhooks", () => {
     }
   });
 
+  it("signs each tenant's deliveries with its own secret, which GET /webhooks/secret gives that tenant", async () => {
+    const { hashApiKey } = await import("../src/server/middleware/auth.js");
+    const secret = `whsec_${randomBytes(24).toString("base64")}`;
+    const server = await startTestServer({
+      WEBHOOK_SECRET: secret,
+      ALLOW_PRIVATE_WEBHOOKS: "true",
+      API_KEYS: `team-a:${hashApiKey("a")},team-b:${hashApiKey("b")}`,
+    });
+    try {
+      const as = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
+      const secretOf = async (key: string) => {
+        const res = await server.call("/webhooks/secret", as(key));
+        expect(res.status).toBe(200);
+        return (await res.json()) as { tenant: string; secret: string };
+      };
+      const [a, b] = [await secretOf("a"), await secretOf("b")];
+      expect(a.tenant).toBe("team-a");
+      expect(b.tenant).toBe("team-b");
+      expect(new Set([a.secret, b.secret, secret]).size).toBe(3);
+      expect(await secretOf("a")).toEqual(a);
+      expect((await server.call("/webhooks/secret")).status).toBe(401);
+
+      const res = await server.call("/certify", {
+        method: "POST",
+        json: request(),
+        headers: { ...as("a").headers, prefer: "wait=30" },
+      });
+      const { id } = (await res.json()) as { id: string };
+      let message: Received | undefined;
+      for (let i = 0; i < 300 && !message; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        message = received.find((m) => m.body.includes(id));
+      }
+      const verify = (key: string) => () =>
+        new Webhook(key).verify(message?.body ?? "", message?.headers ?? {});
+      expect(verify(a.secret)()).toMatchObject({ type: "job.succeeded", data: { id } });
+      expect(verify(b.secret)).toThrow();
+      expect(verify(secret)).toThrow();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("answers GET /webhooks/secret with 404 when the server has no WEBHOOK_SECRET", async () => {
+    const server = await startTestServer();
+    try {
+      const res = await server.call("/webhooks/secret");
+      expect(res.status).toBe(404);
+      expect(((await res.json()) as { detail: string }).detail).toMatch(/no WEBHOOK_SECRET/);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it("refuses a malformed WEBHOOK_SECRET at start-up, naming it", () => {
     expect(() => loadConfig({ WEBHOOK_SECRET: "hunter2" })).toThrow(
       /^invalid configuration: WEBHOOK_SECRET: expected whsec_/,

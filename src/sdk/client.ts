@@ -20,7 +20,7 @@ export interface ClientOptions {
 export class Dualrs {
   readonly certify: Certify;
   readonly certifiers: Certifiers;
-  readonly webhooks = new Webhooks();
+  readonly webhooks: Webhooks;
 
   constructor(options: ClientOptions = {}) {
     const t: Transport = {
@@ -33,5 +33,6 @@ export class Dualrs {
     };
     this.certify = new Certify(t);
     this.certifiers = new Certifiers(t);
+    this.webhooks = new Webhooks(t);
   }
 }

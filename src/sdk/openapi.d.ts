@@ -147,6 +147,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/webhooks/secret": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The secret that signs the caller's webhook deliveries
+     * @description Each tenant's deliveries are signed with a secret of its own, derived from the server's WEBHOOK_SECRET, so that no tenant can sign what another tenant's receiver accepts.
+     */
+    get: operations["getWebhookSecret"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -477,6 +497,12 @@ export interface components {
         ready: boolean;
         detail: string;
       };
+    };
+    WebhookSecret: {
+      /** @description the tenant the calling API key acts for */
+      tenant: string;
+      /** @description Standard Webhooks signing secret (whsec_...) of this tenant's deliveries: verify them with it */
+      secret: string;
     };
   };
   responses: never;
@@ -1032,6 +1058,71 @@ export interface operations {
       };
       /** @description Missing or invalid API key */
       401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded; see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The server failed */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  getWebhookSecret: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The caller's tenant and its signing secret */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WebhookSecret"];
+        };
+      };
+      /** @description Bad request: malformed JSON, query or header; the field at fault is named */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Missing or invalid API key */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Webhooks are not configured on this server (no WEBHOOK_SECRET) */
+      404: {
         headers: {
           [name: string]: unknown;
         };

@@ -14,6 +14,7 @@ export type CertifyParameters = Schemas["CertifyParameters"];
 export type Input = Schemas["Input"];
 export type Problem = Schemas["Problem"];
 export type WebhookDelivery = Schemas["WebhookDelivery"];
+export type WebhookSecret = Schemas["WebhookSecret"];
 
 /** Query of `GET /certify`: page size, status filter and the cursor of the page to fetch. */
 export type ListParams = NonNullable<paths["/certify"]["get"]["parameters"]["query"]>;

@@ -26,12 +26,14 @@ export interface AppOptions {
   /** Largest request body in bytes; default 4 MiB. */
   bodyLimit?: number | undefined;
   allowPrivateWebhooks?: boolean | undefined;
+  /** The webhook signing secret (`whsec_...`) the queue signs with, for `GET /webhooks/secret`. */
+  webhookSecret?: string | undefined;
   /** Browser pages on other origins that may call the API: `*` or a list; default none (same origin only). */
   corsOrigins?: CorsOrigins | undefined;
 }
 
 /** Paths that need an API key (when keys are configured) and count against the rate limit; `/x/*` matches `/x` too. */
-const guarded = ["/certify/*", "/certifiers/*", "/metrics"];
+const guarded = ["/certify/*", "/certifiers/*", "/webhooks/*", "/metrics"];
 
 /** The HTTP API on `queue` and `store`, as a Hono app (serve its `fetch` anywhere). */
 export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
@@ -40,6 +42,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     store: options.store,
     catalog: createCatalog(options.store),
     allowPrivateWebhooks: options.allowPrivateWebhooks ?? false,
+    webhookSecret: options.webhookSecret,
   };
   const app = new OpenAPIHono<AppEnv>();
   app.onError(onError);

@@ -9,6 +9,8 @@ export interface Services {
   catalog: Catalog;
   /** Refuse webhook URLs on private, loopback or link-local addresses unless true. */
   allowPrivateWebhooks: boolean;
+  /** The server's webhook signing secret, from which each tenant's is derived; none: no webhooks. */
+  webhookSecret: string | undefined;
 }
 
 /** The Hono environment of the app: its context variables. */

@@ -5,6 +5,7 @@ import { certifierRoutes } from "./routes/certifiers.js";
 import { certifyRoutes } from "./routes/certify.js";
 import { healthRoutes } from "./routes/health.js";
 import { metricsRoutes } from "./routes/metrics.js";
+import { webhookSecretRoutes } from "./routes/webhook-secret.js";
 
 /** Every documented route, without middleware or services: what `createApp` mounts and the document describes. */
 export function createApi(): OpenAPIHono<AppEnv> {
@@ -20,6 +21,7 @@ export function createApi(): OpenAPIHono<AppEnv> {
   api.route("/", certifierRoutes());
   api.route("/", healthRoutes());
   api.route("/", metricsRoutes());
+  api.route("/", webhookSecretRoutes());
   return api;
 }
 
@@ -40,6 +42,7 @@ export function openApiDocument(api: OpenAPIHono<AppEnv> = createApi()): OpenAPI
     tags: [
       { name: "certify", description: "Certification jobs" },
       { name: "certifiers", description: "What each certifier accepts and returns" },
+      { name: "webhooks", description: "Verifying the deliveries of a job's webhook" },
       { name: "operations", description: "Health, readiness and metrics" },
     ],
   }) as OpenAPIObject;

@@ -43,6 +43,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     rateLimit: config.rateLimit,
     bodyLimit: config.bodyLimit,
     allowPrivateWebhooks: config.allowPrivateWebhooks,
+    webhookSecret: config.webhookSecret,
     corsOrigins: config.corsOrigins,
   });
   const { server, address } = await new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>(

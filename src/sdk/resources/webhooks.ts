@@ -1,5 +1,6 @@
 import { WebhookVerificationError } from "../errors.js";
-import type { Job, JobEvent } from "../types.js";
+import { type RequestOptions, send, type Transport } from "../request.js";
+import type { Job, JobEvent, WebhookSecret } from "../types.js";
 
 /** A webhook's payload, after verification: the event, when it happened, and the job's state. */
 export interface WebhookEvent {
@@ -17,8 +18,22 @@ const TOLERANCE_S = 300;
 const bytes = (s: string) => new TextEncoder().encode(s);
 const unbase64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
-/** Verifies Standard Webhooks signatures (`webhook-id`, `webhook-timestamp`, `webhook-signature`). */
+/**
+ * The signing secret of the caller's webhook deliveries, and verification of those deliveries
+ * (Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`).
+ */
 export class Webhooks {
+  constructor(private readonly t: Transport) {}
+
+  /**
+   * `GET /webhooks/secret`: the `whsec_...` secret that signs the deliveries of this API key's
+   * tenant (each tenant has its own), to give to `verify`.
+   */
+  async secret(options?: RequestOptions): Promise<string> {
+    const answer = await send<WebhookSecret>(this.t, { ...options, method: "GET", path: "/webhooks/secret" });
+    return answer.secret;
+  }
+
   /**
    * Checks the signature of a delivery and returns its parsed payload. `body` must be the raw
    * request body, unparsed; `secret` is the `whsec_...` signing secret. Signatures are checked with

@@ -1,10 +1,13 @@
 import type { Job, JobEvent, WebhookDelivery } from "../jobs/types.js";
 import { deliverOnce } from "./deliver.js";
 import { messageId, webhookPayload } from "./payload.js";
-import { secretKey } from "./signature.js";
+import { secretKey, tenantSecret } from "./signature.js";
 
 export interface WebhookOptions {
-  /** Standard Webhooks signing secret, `whsec_<base64>`. Without one, deliveries fail, recorded as such. */
+  /**
+   * Standard Webhooks signing secret, `whsec_<base64>`; each tenant's deliveries are signed with a
+   * secret derived from it (`tenantSecret`). Without one, deliveries fail, recorded as such.
+   */
   secret?: string | undefined;
   /** Allow receivers on private, loopback or link-local addresses. Default false. */
   allowPrivate?: boolean | undefined;
@@ -44,7 +47,7 @@ export async function attemptDelivery(
   let key: Buffer;
   try {
     if (!options.secret) throw new Error("webhooks are not configured: no signing secret (WEBHOOK_SECRET)");
-    key = secretKey(options.secret);
+    key = secretKey(tenantSecret(options.secret, job.owner));
   } catch (e) {
     return { id, event, attempt, at: at.toISOString(), status: null, ok: false, error: (e as Error).message };
   }

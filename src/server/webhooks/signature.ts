@@ -1,4 +1,5 @@
-import { createHmac } from "node:crypto";
+import { createHmac, hkdfSync } from "node:crypto";
+import { ANONYMOUS } from "../jobs/types.js";
 
 const prefix = "whsec_";
 
@@ -10,6 +11,17 @@ export function secretKey(secret: string): Buffer {
     throw new RangeError("a webhook secret is whsec_ followed by at least 16 bytes in base64");
   }
   return key;
+}
+
+/**
+ * The secret that signs `tenant`'s deliveries, `whsec_<base64>`: HKDF-SHA256 (RFC 5869) of the
+ * server's secret, so that one tenant cannot sign what another tenant's receiver would accept.
+ * The anonymous tenant (no API keys: one operator on loopback) signs with the server's secret.
+ */
+export function tenantSecret(secret: string, tenant: string): string {
+  if (tenant === ANONYMOUS) return secret;
+  const key = hkdfSync("sha256", secretKey(secret), "", `dualrs webhook signing secret: ${tenant}`, 32);
+  return `${prefix}${Buffer.from(key).toString("base64")}`;
 }
 
 /** The headers that sign one delivery (Standard Webhooks): v1 is HMAC-SHA256 of "id.timestamp.body". */
