@@ -143,11 +143,17 @@ def dual_certify(estimator: ModelFn, sigma_e: float, options: Sequence[tuple[Mod
     return pred, rad, opt
 
 
+def accuracy_at(radius: torch.Tensor, radii: Sequence[float]) -> torch.Tensor:
+    """Certified accuracy at each of `radii` of per-image radii, 0 where an image is not certified
+    correctly: an image counts at r when its radius exceeds r."""
+    return (radius.reshape(-1, 1) > torch.tensor(radii, dtype=radius.dtype, device=radius.device)).float().mean(0)
+
+
 def certified_accuracy(pred: torch.Tensor, rad: torch.Tensor, y: torch.Tensor,
                        radii: Sequence[float]) -> dict[str, float]:
     """Certified accuracy at each radius (keys "0", "0.25", ...) and "acr", the average certified
     radius (radius where correct, 0 elsewhere)."""
-    ok = pred == y
-    out = {f"{r:g}": float((ok & (rad >= r)).float().mean()) for r in radii}
-    out["acr"] = float(torch.where(ok, rad, torch.zeros_like(rad)).mean())
+    correct = torch.where(pred == y, rad, torch.zeros_like(rad))
+    out = {f"{r:g}": float(a) for r, a in zip(radii, accuracy_at(correct, radii))}
+    out["acr"] = float(correct.mean())
     return out

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from . import data, device, manifests, report
-from .certify import (certificate, certified_accuracy, cohen_certify, dual_certify, option_radii, option_weights,
-                      sample_counts, sample_logits, soft_labels, threshold_labels)
+from .certify import (accuracy_at, certificate, certified_accuracy, cohen_certify, dual_certify, option_radii,
+                      option_weights, sample_counts, sample_logits, soft_labels, threshold_labels)
 from .export import check_parity, onnx_bytes, write_content_addressed
 from .nets import Denoiser, SmallCNN, count_macs, count_params, from_expert
 from .train import (TrainConfig, choice_sigma, fixed_sigma, noisy_accuracy, predict, train_classifier,
@@ -385,18 +385,13 @@ def routed_accuracy(logits0: torch.Tensor, logits: torch.Tensor, bias: torch.Ten
     routed, r_sigma = routes(logits0, logits, bias, alpha)
     # r_sigma is 0 where the estimator abstains, whatever the expert at index 0 certifies
     r_c = r_stage.gather(1, routed.clamp(min=0).reshape(-1, 1)).squeeze(1)
-    return accuracy_at(torch.minimum(r_sigma, r_c))
-
-
-def accuracy_at(r: torch.Tensor) -> torch.Tensor:
-    """Certified accuracy at VAL_RADII of per-image radii (0 where not certified correctly)."""
-    return (r.reshape(-1, 1) > torch.tensor(VAL_RADII)).float().mean(0)
+    return accuracy_at(torch.minimum(r_sigma, r_c), VAL_RADII)
 
 
 def best_global(r_global: torch.Tensor) -> torch.Tensor:
     """The best global sigma's certified accuracy at each of VAL_RADII, from the experts' global
     certificates [N, options]."""
-    return torch.stack([accuracy_at(r_global[:, k]) for k in range(r_global.shape[1])]).max(0).values
+    return torch.stack([accuracy_at(r_global[:, k], VAL_RADII) for k in range(r_global.shape[1])]).max(0).values
 
 
 def select_estimator(run: Run, options, radii: torch.Tensor, train_l: data.Split, thresholds: list[float],

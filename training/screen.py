@@ -20,7 +20,7 @@ import os
 import torch
 
 from . import data
-from .certify import cohen_certify
+from .certify import accuracy_at, cohen_certify
 from .manifests import SIGMA_E, SIGMAS
 from .nets import SmallCNN
 
@@ -41,7 +41,7 @@ def global_radii(runs: str, count: int) -> torch.Tensor:
 
 def accuracy(radius: torch.Tensor) -> list[float]:
     """Certified accuracy (%) at RADII; `radius` is 0 where the image is not certified correctly."""
-    return [round(100 * float((radius > r).float().mean()), 1) for r in RADII]
+    return [round(100 * float(a), 1) for a in accuracy_at(radius, RADII)]
 
 
 def main(argv: list[str] | None = None) -> None:
