@@ -401,6 +401,47 @@ describe("API keys and rate limits", () => {
     }
   });
 
+  it("429 once a tenant has MAX_QUEUED_JOBS queued; other tenants still submit", async () => {
+    const { hashApiKey } = await import("../src/server/middleware/auth.js");
+    const capped = await startTestServer({
+      MAX_QUEUED_JOBS: "1",
+      API_KEYS: [hashApiKey("a"), hashApiKey("b")].join(","),
+    });
+    try {
+      const submit = (key: string) =>
+        capped.call("/certify", {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}` },
+          json: {
+            certifier: "half",
+            input: tensor([0.2, 0.1]),
+            parameters: { n: 50_000_000, batchSize: 1000 },
+          },
+        });
+      // One job runs (the server runs one at a time), the next waits: the tenant's one queued job.
+      const ids: string[] = [];
+      for (const _ of [0, 1]) {
+        const res = await submit("a");
+        expect(res.status).toBe(202);
+        ids.push(((await res.json()) as JobBody).id);
+      }
+      const full = await problemOf(await submit("a"), 429);
+      expect(full.type).toBe("/problems/too-many-queued-jobs");
+      expect(full.detail).toMatch(/1 queued jobs/);
+      const other = await submit("b");
+      expect(other.status).toBe(202);
+      ids.push(((await other.json()) as JobBody).id);
+      for (const [i, id] of ids.entries()) {
+        await capped.call(`/certify/${id}/cancel`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${i < 2 ? "a" : "b"}` },
+        });
+      }
+    } finally {
+      await capped.stop();
+    }
+  });
+
   it("429 with Retry-After once a key spends its requests", async () => {
     const auth = { authorization: `Bearer ${key}` };
     for (let i = 0; i < 3; i++)

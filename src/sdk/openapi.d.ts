@@ -676,7 +676,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
-      /** @description Rate limit exceeded; see Retry-After */
+      /** @description Rate limit exceeded, or the tenant already has MAX_QUEUED_JOBS jobs queued; see Retry-After */
       429: {
         headers: {
           [name: string]: unknown;

@@ -23,6 +23,8 @@ export interface AppOptions {
   apiKeys?: readonly ApiKey[] | undefined;
   /** Requests per window per API key; limit 0 turns it off. Default 600 per 60 s. */
   rateLimit?: { limit: number; windowSeconds: number } | undefined;
+  /** Queued jobs a tenant may have at once; past it a new job is a 429. Default 1000; 0: no cap. */
+  maxQueuedJobs?: number | undefined;
   /** Largest request body in bytes; default 4 MiB. */
   bodyLimit?: number | undefined;
   allowPrivateWebhooks?: boolean | undefined;
@@ -43,6 +45,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     catalog: createCatalog(options.store),
     allowPrivateWebhooks: options.allowPrivateWebhooks ?? false,
     webhookSecret: options.webhookSecret,
+    maxQueuedJobs: options.maxQueuedJobs ?? 1000,
   };
   const app = new OpenAPIHono<AppEnv>();
   app.onError(onError);

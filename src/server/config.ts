@@ -69,6 +69,12 @@ export const ConfigEnv = z
       .default(600)
       .describe("requests per window per API key; 0: off"),
     RATE_LIMIT_WINDOW: z.coerce.number().positive().default(60).describe("rate-limit window in seconds"),
+    MAX_QUEUED_JOBS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(1000)
+      .describe("queued jobs a tenant may have at once; past it POST /certify answers 429; 0: no cap"),
     BODY_LIMIT: z.coerce
       .number()
       .int()
@@ -195,6 +201,8 @@ export interface ServerConfig {
   apiKeys: ApiKey[];
   webhookSecret: string | undefined;
   rateLimit: { limit: number; windowSeconds: number };
+  /** Queued jobs a tenant may have at once; 0: no cap. */
+  maxQueuedJobs: number;
   bodyLimit: number;
   allowPrivateWebhooks: boolean;
   providers: ProviderConfig;
@@ -248,6 +256,7 @@ export function loadConfig(
     apiKeys: e.API_KEYS,
     webhookSecret: e.WEBHOOK_SECRET,
     rateLimit: { limit: e.RATE_LIMIT, windowSeconds: e.RATE_LIMIT_WINDOW },
+    maxQueuedJobs: e.MAX_QUEUED_JOBS,
     bodyLimit: e.BODY_LIMIT,
     allowPrivateWebhooks: e.ALLOW_PRIVATE_WEBHOOKS,
     providers: e.PROVIDERS,

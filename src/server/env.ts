@@ -11,6 +11,8 @@ export interface Services {
   allowPrivateWebhooks: boolean;
   /** The server's webhook signing secret, from which each tenant's is derived; none: no webhooks. */
   webhookSecret: string | undefined;
+  /** Queued jobs a tenant may have at once; 0: no cap. */
+  maxQueuedJobs: number;
 }
 
 /** The Hono environment of the app: its context variables. */

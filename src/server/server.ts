@@ -41,6 +41,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     store,
     apiKeys: config.apiKeys,
     rateLimit: config.rateLimit,
+    maxQueuedJobs: config.maxQueuedJobs,
     bodyLimit: config.bodyLimit,
     allowPrivateWebhooks: config.allowPrivateWebhooks,
     webhookSecret: config.webhookSecret,

@@ -14,7 +14,7 @@ import {
   type RedisWorker,
   type RedisWorkerOptions,
 } from "./redis-worker.js";
-import { type JobQueue, type JobStatus, TERMINAL } from "./types.js";
+import { type JobQueue, type JobStatus, QueueFullError, TERMINAL } from "./types.js";
 
 export interface RedisQueueOptions {
   redisUrl: string;
@@ -89,7 +89,7 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
   sweeper.unref();
 
   return {
-    async submit(spec, { owner, idempotencyKey, fingerprint }) {
+    async submit(spec, { owner, idempotencyKey, fingerprint, maxQueued }) {
       if (closing) throw new QueueClosedError();
       const job = newJob(spec, owner);
       if (idempotencyKey !== undefined) {
@@ -97,6 +97,9 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
         if (seen) return { job: seen, replayed: true };
       }
       try {
+        // Checked, then recorded: API processes submitting at once may pass the cap by a few jobs.
+        if (maxQueued && (await records.counts(job.owner)).queued >= maxQueued)
+          throw new QueueFullError(maxQueued);
         await records.create(job);
       } catch (e) {
         if (idempotencyKey !== undefined) await idempotency.release(idempotencyKey).catch(() => {});
@@ -157,7 +160,7 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
       return records.get(id);
     },
 
-    counts: () => records.counts(),
+    counts: (owner) => records.counts(owner),
 
     oldestQueued: async () => (await records.oldest("queued", 1))[0] ?? null,
 

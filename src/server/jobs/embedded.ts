@@ -13,6 +13,7 @@ import {
   type Job,
   type JobQueue,
   type JobStatus,
+  QueueFullError,
   TERMINAL,
 } from "./types.js";
 
@@ -172,7 +173,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
   const view = (job: Job | undefined): Job | null => (job ? structuredClone(job) : null);
 
   return {
-    async submit(spec, { owner, idempotencyKey, fingerprint }) {
+    async submit(spec, { owner = ANONYMOUS, idempotencyKey, fingerprint, maxQueued }) {
       if (closing) throw new QueueClosedError();
       if (idempotencyKey !== undefined) {
         const seen = keys.get(idempotencyKey);
@@ -188,8 +189,11 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
           const job = jobs.get(seen.id);
           if (job) return { job: structuredClone(job), replayed: true };
         }
-        keys.set(idempotencyKey, { fingerprint, id: null });
       }
+      if (maxQueued && waiting.filter((id) => jobs.get(id)?.owner === owner).length >= maxQueued) {
+        throw new QueueFullError(maxQueued);
+      }
+      if (idempotencyKey !== undefined) keys.set(idempotencyKey, { fingerprint, id: null });
       const job = newJob(spec, owner);
       const key = idempotencyKey === undefined ? undefined : { key: idempotencyKey, fingerprint };
       try {
@@ -269,9 +273,9 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
       return view(jobs.get(id));
     },
 
-    async counts() {
+    async counts(owner) {
       const counts = zeroCounts();
-      for (const job of jobs.values()) counts[job.status]++;
+      for (const job of jobs.values()) if (owner === undefined || job.owner === owner) counts[job.status]++;
       return counts;
     },
 

@@ -226,9 +226,10 @@ export class RedisRecords {
     return (await Promise.all(ids.map((id) => this.get(id)))).filter((j): j is Job => j !== null);
   }
 
-  async counts(): Promise<JobCounts> {
+  /** Jobs by status: every owner's, or `owner`'s alone. */
+  async counts(owner?: string): Promise<JobCounts> {
     const pipeline = this.redis.multi();
-    for (const s of STATUSES) pipeline.zcard(this.keys.byStatus(s));
+    for (const s of STATUSES) pipeline.zcard(this.indexOf(s, owner));
     const sizes = (await pipeline.exec().then(check)) as number[];
     const counts = zeroCounts();
     STATUSES.forEach((s, i) => {

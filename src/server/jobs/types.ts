@@ -83,6 +83,8 @@ export interface SubmitOptions {
   idempotencyKey?: string | undefined;
   /** sha256 of the request body, to tell a retry from a different request under the same key. */
   fingerprint: string;
+  /** Refuse the job (`QueueFullError`) when its owner already has this many queued; 0 or absent: no cap. */
+  maxQueued?: number | undefined;
 }
 
 export type JobCounts = Record<JobStatus, number>;
@@ -92,7 +94,7 @@ export type JobCounts = Record<JobStatus, number>;
  * lost). Idempotency follows draft-ietf-httpapi-idempotency-key-header: the same key and body
  * returns the first job (`replayed`), the same key with another body throws
  * `IdempotencyMismatchError`, and a key whose first request is still being recorded throws
- * `IdempotencyInFlightError`.
+ * `IdempotencyInFlightError`. A replay is answered even when the owner's queued jobs are at `maxQueued`.
  */
 export interface JobQueue {
   submit(spec: JobSpec, options: SubmitOptions): Promise<{ job: Job; replayed: boolean }>;
@@ -102,7 +104,8 @@ export interface JobQueue {
   cancel(id: string): Promise<Job | null>;
   /** Resolves with the job once it is terminal, or with its current state after `timeoutMs`. */
   wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<Job | null>;
-  counts(): Promise<JobCounts>;
+  /** Jobs by status: every owner's, or `owner`'s alone. */
+  counts(owner?: string): Promise<JobCounts>;
   /** The queued job accepted first, or null when none waits: read in one step, however long the backlog. */
   oldestQueued(): Promise<Job | null>;
   /** Whether the backend can take jobs (Redis reachable, workers' models loaded), for /readyz. */
@@ -113,6 +116,14 @@ export interface JobQueue {
 
 export class IdempotencyMismatchError extends Error {
   override readonly name = "IdempotencyMismatchError";
+}
+
+/** The owner already has `maxQueued` jobs waiting: a new one is refused until some have run. */
+export class QueueFullError extends Error {
+  override readonly name = "QueueFullError";
+  constructor(readonly maxQueued: number) {
+    super(`${maxQueued} jobs are already queued, the most allowed at once; submit again once some have run`);
+  }
 }
 
 export class IdempotencyInFlightError extends Error {

@@ -38,6 +38,7 @@ export const problemTypes = {
   idempotencyMismatch: "/problems/idempotency-key-reused",
   idempotencyInFlight: "/problems/idempotency-key-in-flight",
   rateLimited: "/problems/rate-limited",
+  tooManyQueued: "/problems/too-many-queued-jobs",
   unsupportedMediaType: "/problems/unsupported-media-type",
   notReady: "/problems/not-ready",
   internal: "/problems/internal",

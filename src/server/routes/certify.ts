@@ -12,6 +12,7 @@ import {
   type JobEvent,
   type JobQueue,
   type JobSpec,
+  QueueFullError,
   TERMINAL,
 } from "../jobs/types.js";
 import { ProblemError, problem, problemTypes } from "../middleware/problem.js";
@@ -70,6 +71,9 @@ const createJob = createRoute({
     404: problemResponse("Unknown certifier"),
     409: problemResponse("A request with this Idempotency-Key is still being processed"),
     413: problemResponse("Request body too large"),
+    429: problemResponse(
+      "Rate limit exceeded, or the tenant already has MAX_QUEUED_JOBS jobs queued; see Retry-After",
+    ),
     415: problemResponse("The body is not application/json"),
     422: problemResponse(
       "The body does not validate: a field, the input's shape or range, the parameters, or an Idempotency-Key reused with another body",
@@ -132,7 +136,7 @@ export function certifyRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.openapi(createJob, async (c) => {
-    const { queue, catalog, allowPrivateWebhooks } = c.get("services");
+    const { queue, catalog, allowPrivateWebhooks, maxQueuedJobs } = c.get("services");
     const body = c.req.valid("json");
     const headers = c.req.valid("header");
     const manifest = await catalog.get(body.certifier);
@@ -144,8 +148,9 @@ export function certifyRoutes(): OpenAPIHono<AppEnv> {
         owner: c.get("tenant"),
         fingerprint,
         idempotencyKey: key === undefined ? undefined : `${c.get("tenant")}:${key}`,
+        maxQueued: maxQueuedJobs,
       })
-      .catch(idempotencyProblem);
+      .catch(submitProblem);
     let job = submitted.job;
     const wait = preferWait(headers.prefer);
     if (wait > 0 && !TERMINAL.includes(job.status)) {
@@ -221,7 +226,19 @@ async function jobSpec(manifest: Manifest, body: CertifyRequest, allowPrivate: b
   };
 }
 
-function idempotencyProblem(e: unknown): never {
+/** What a refused submission answers: the idempotency key's conflicts, or the tenant's full queue. */
+function submitProblem(e: unknown): never {
+  if (e instanceof QueueFullError) {
+    throw new ProblemError(
+      {
+        type: problemTypes.tooManyQueued,
+        title: "Too Many Requests",
+        status: 429,
+        detail: `this tenant already has ${e.maxQueued} queued jobs, the most allowed at once (MAX_QUEUED_JOBS); submit again once some have run`,
+      },
+      { "Retry-After": "10" },
+    );
+  }
   if (e instanceof IdempotencyMismatchError) {
     throw new ProblemError({
       type: problemTypes.idempotencyMismatch,
