@@ -84,6 +84,11 @@ describe("certify", () => {
     expect((await client.certify.get(job.id)).id).toBe(job.id);
     const waited = await client.certify.create(half([0.8, 0.6], { seed: 12 }), { wait: 30 });
     expect(waited.status).toBe("succeeded");
+    // Some seconds of work: without the wait the answer would find it queued or running.
+    const later = await client.certify.create(half([0.8, 0.6], { seed: 13, n: 3_000_000, batchSize: 1000 }), {
+      wait: 0,
+    });
+    expect((await client.certify.get(later.id, { wait: 60 })).status).toBe("succeeded");
     expect(waited.certificate?.prediction?.label).toBe("pos");
   });
 

@@ -141,6 +141,31 @@ describe("certification jobs", () => {
     expect(again.status).toBe(200);
   });
 
+  it("holds GET /certify/{id} with Prefer: wait until the job finishes, or answers when the wait is over", async () => {
+    // Some seconds of work: without the wait the answer would find it queued or running.
+    const parameters = { n: 3_000_000, batchSize: 1000 };
+    const short = (await (
+      await post({ certifier: "half", input: tensor([0.2, 0.1]), parameters })
+    ).json()) as JobBody;
+    const held = await server.call(`/certify/${short.id}`, { headers: { prefer: "wait=60" } });
+    expect(held.status).toBe(200);
+    expect(held.headers.get("preference-applied")).toBe("wait=60");
+    expect(((await held.json()) as JobBody).status).toBe("succeeded");
+
+    const long = (await (
+      await post({
+        certifier: "half",
+        input: tensor([0.2, 0.1]),
+        parameters: { n: 50_000_000, batchSize: 1000 },
+      })
+    ).json()) as JobBody;
+    const over = await server.call(`/certify/${long.id}`, { headers: { prefer: "wait=1" } });
+    expect(over.status).toBe(200);
+    expect(((await over.json()) as JobBody).status).toMatch(/queued|running/);
+    await server.call(`/certify/${long.id}/cancel`, { method: "POST" });
+    expect((await settle(long.id)).status).toBe("canceled");
+  });
+
   it("refuses to cancel a finished job (409) and an unknown one (404)", async () => {
     const res = await post({ certifier: "half", input: tensor([0.2, 0.1]) }, { prefer: "wait=30" });
     const job = (await res.json()) as JobBody;

@@ -17,6 +17,6 @@ export {
   WebhookVerificationError,
 } from "./errors.js";
 export type { RequestOptions } from "./request.js";
-export type { CreateOptions, RunOptions } from "./resources/certify.js";
+export type { CreateOptions, GetOptions, RunOptions } from "./resources/certify.js";
 export type { WebhookEvent } from "./resources/webhooks.js";
 export type * from "./types.js";

@@ -32,7 +32,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** A job: status, progress and, once succeeded, the certificate */
+    /**
+     * A job: status, progress and, once succeeded, the certificate
+     * @description `Prefer: wait=N` (N <= 60) holds the answer until the job finishes or N seconds pass (long polling).
+     */
     get: operations["getCertification"];
     put?: never;
     post?: never;
@@ -579,7 +582,7 @@ export interface operations {
       header?: {
         /** @description retry key: the same key and body returns the same job */
         "idempotency-key"?: string;
-        /** @description wait=N: answer 200 with the finished job if it finishes within N <= 60 s */
+        /** @description wait=N: hold the answer until the job finishes, at most N <= 60 s */
         prefer?: string;
       };
       path?: never;
@@ -699,7 +702,10 @@ export interface operations {
   getCertification: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description wait=N: hold the answer until the job finishes, at most N <= 60 s */
+        prefer?: string;
+      };
       path: {
         id: string;
       };

@@ -11,6 +11,11 @@ export interface CreateOptions extends RequestOptions {
   wait?: number | undefined;
 }
 
+export interface GetOptions extends RequestOptions {
+  /** Seconds (at most 60) the server may hold the answer until the job finishes (`Prefer: wait`). */
+  wait?: number | undefined;
+}
+
 export interface RunOptions extends CreateOptions {
   /** Called with the job whenever a fresh state of it arrives. */
   onProgress?: ((job: Job) => void) | undefined;
@@ -29,19 +34,24 @@ export class Certify {
    * generated once here when the caller gives none.
    */
   create(body: CertifyRequest, options: CreateOptions = {}): Promise<Job> {
-    const { wait, ...rest } = options;
-    const headers: Record<string, string> = {
-      ...rest.headers,
-      "idempotency-key": rest.idempotencyKey ?? idempotencyKey(),
-    };
-    if (wait) headers.prefer = `wait=${Math.min(60, Math.ceil(wait))}`;
-    // A server-side wait must not trip the client's own timeout.
-    const timeout = wait ? Math.max(rest.timeout ?? this.t.timeout, wait * 1000 + 30_000) : rest.timeout;
-    return send(this.t, { ...rest, timeout, headers, method: "POST", path: "/certify", body });
+    const { wait, idempotencyKey: key, ...rest } = options;
+    const headers = { ...rest.headers, "idempotency-key": key ?? idempotencyKey() };
+    return send(this.t, {
+      ...this.waiting(wait, { ...rest, headers }),
+      method: "POST",
+      path: "/certify",
+      body,
+    });
   }
 
-  get(id: string, options?: RequestOptions): Promise<Job> {
-    return send(this.t, { ...options, method: "GET", path: `/certify/${encodeURIComponent(id)}` });
+  /** A job; with `wait`, the server holds the answer until the job finishes or `wait` seconds pass. */
+  get(id: string, options: GetOptions = {}): Promise<Job> {
+    const { wait, ...rest } = options;
+    return send(this.t, {
+      ...this.waiting(wait, rest),
+      method: "GET",
+      path: `/certify/${encodeURIComponent(id)}`,
+    });
   }
 
   /** Requests cancellation: a queued job stops at once, a running one within a second. */
@@ -68,9 +78,19 @@ export class Certify {
     } while (cursor);
   }
 
+  /** The request options with `Prefer: wait`, and a timeout long enough for the server's wait. */
+  private waiting(wait: number | undefined, options: RequestOptions): RequestOptions {
+    if (!wait) return options;
+    return {
+      ...options,
+      headers: { ...options.headers, prefer: `wait=${Math.min(60, Math.ceil(wait))}` },
+      timeout: Math.max(options.timeout ?? this.t.timeout, wait * 1000 + 30_000),
+    };
+  }
+
   /**
    * Creates a job and waits for its certificate: first on the server (`Prefer: wait`, default
-   * 10 s), then by polling with backoff. Throws `JobError` when the job fails or is canceled.
+   * 10 s), then by long polling with backoff. Throws `JobError` when the job fails or is canceled.
    * Aborting the signal cancels the job on the server and throws `APIUserAbortError`.
    */
   async run(body: CertifyRequest, options: RunOptions = {}): Promise<Certificate> {
@@ -80,8 +100,11 @@ export class Certify {
       for (let delay = pollInterval; ; delay = Math.min(delay * 1.5, 5000)) {
         onProgress?.(job);
         if (done(job)) break;
-        await sleep(delay, signal);
-        job = await this.get(job.id, { signal });
+        // Long polling: the server answers as soon as the job finishes; a server that answered
+        // sooner without it finishing is given the rest of the delay.
+        const asked = Date.now();
+        job = await this.get(job.id, { signal, wait: Math.ceil(delay / 1000) });
+        if (!done(job)) await sleep(delay - (Date.now() - asked), signal);
       }
     } catch (e) {
       if (!signal?.aborted) throw e;

@@ -29,6 +29,12 @@ const DEFAULT_EVENTS: JobEvent[] = ["job.succeeded", "job.failed", "job.canceled
 
 const jobContent = { "application/json": { schema: JobSchema } };
 
+const preferHeader = z
+  .string()
+  .max(256)
+  .optional()
+  .openapi({ description: "wait=N: hold the answer until the job finishes, at most N <= 60 s" });
+
 const createJob = createRoute({
   method: "post",
   operationId: "createCertification",
@@ -48,11 +54,7 @@ const createJob = createRoute({
         .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces")
         .optional()
         .openapi({ description: "retry key: the same key and body returns the same job" }),
-      prefer: z
-        .string()
-        .max(256)
-        .optional()
-        .openapi({ description: "wait=N: answer 200 with the finished job if it finishes within N <= 60 s" }),
+      prefer: preferHeader,
     }),
     body: { required: true, content: { "application/json": { schema: CertifyRequestSchema } } },
   },
@@ -87,8 +89,10 @@ const getJob = createRoute({
   path: "/certify/{id}",
   tags: ["certify"],
   summary: "A job: status, progress and, once succeeded, the certificate",
+  description:
+    "`Prefer: wait=N` (N <= 60) holds the answer until the job finishes or N seconds pass (long polling).",
   security,
-  request: { params: JobIdParams },
+  request: { params: JobIdParams, headers: z.object({ prefer: preferHeader }) },
   responses: {
     200: { description: "The job", content: jobContent },
     ...commonErrors,
@@ -165,7 +169,13 @@ export function certifyRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(getJob, async (c) => {
     const { id } = c.req.valid("param");
-    const job = await ownJob(c.get("services").queue, id, c.get("tenant"));
+    const { queue } = c.get("services");
+    let job = await ownJob(queue, id, c.get("tenant"));
+    const wait = preferWait(c.req.valid("header").prefer);
+    if (wait > 0 && !TERMINAL.includes(job.status)) {
+      job = (await queue.wait(id, wait * 1000, c.req.raw.signal)) ?? job;
+    }
+    if (wait > 0) c.header("Preference-Applied", `wait=${wait}`);
     return c.json(presentJob(job), 200);
   });
 
