@@ -238,6 +238,15 @@ describe("BullMQ queue", () => {
     }
   });
 
+  it("forgets finished jobs past their retention while no worker finishes any", async () => {
+    const q = await open({ apiOnly: true, retentionMs: 200, orphanSweepMs: 50 });
+    const canceled = await submit(q, { seed: 3 });
+    await q.cancel(canceled.id);
+    const waiting = await submit(q, { seed: 4 });
+    await until(async () => (await q.get(canceled.id)) === null, "the canceled job to be forgotten");
+    expect((await q.get(waiting.id))?.status).toBe("queued");
+  });
+
   describe("an API process that dies mid-request", () => {
     /** The state a dying API process leaves: the key claimed for a job, the job recorded or not. */
     async function diedAfter(prefix: string, key: string, recorded: boolean): Promise<Job> {

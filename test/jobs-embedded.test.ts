@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localModelStore, type ModelStore } from "../src/runtime/model-store.js";
 import { createEmbeddedQueue, type EmbeddedQueueOptions } from "../src/server/jobs/embedded.js";
 import { jobProblemTypes, QueueClosedError } from "../src/server/jobs/errors.js";
+import { journalFile } from "../src/server/jobs/journal.js";
 import { createRunner, type Runner } from "../src/server/jobs/runner.js";
 import {
   IdempotencyInFlightError,
@@ -167,6 +168,19 @@ describe("embedded queue", () => {
     // The refused request's key was not kept: its retry is a new job once there is room.
     expect(await as("team-a", 3, "k3")).toMatchObject({ replayed: false, job: { status: "queued" } });
     await q.cancel(long.id);
+  });
+
+  it("forgets a finished job past its retention on time, from the journal too, with no new jobs", async () => {
+    const dir = await dataDir();
+    const q = await open({ dataDir: dir, retentionMs: 300, expireEveryMs: 50 });
+    const job = await finished(q, (await submit(q, { seed: 5 })).id);
+    expect(job.status).toBe("succeeded");
+    expect(await readFile(journalFile(dir), "utf8")).toContain(job.id);
+    await until(async () => (await q.get(job.id)) === null, "the job to be forgotten");
+    await until(
+      async () => !(await readFile(journalFile(dir), "utf8")).includes(job.id),
+      "the journal to drop it",
+    );
   });
 
   it("cancels a queued job at once and a running one when its runner stops", async () => {

@@ -116,6 +116,7 @@ export async function workerCommand(argv: string[], signal: AbortSignal): Promis
     lockDurationMs: env.WORKER_LOCK_MS,
     stalledIntervalMs: env.WORKER_STALLED_MS,
     drainMs: env.WORKER_DRAIN_MS,
+    retentionMs: config.jobRetentionMs,
     log: (line) => process.stderr.write(`dualrs: ${line}\n`),
   });
   const metrics =

@@ -69,6 +69,12 @@ export const ConfigEnv = z
       .default(600)
       .describe("requests per window per API key; 0: off"),
     RATE_LIMIT_WINDOW: z.coerce.number().positive().default(60).describe("rate-limit window in seconds"),
+    JOB_RETENTION: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .default(7 * 24 * 3600)
+      .describe("seconds a finished job (its input and certificate) is kept before it is forgotten"),
     MAX_QUEUED_JOBS: z.coerce
       .number()
       .int()
@@ -203,6 +209,8 @@ export interface ServerConfig {
   rateLimit: { limit: number; windowSeconds: number };
   /** Queued jobs a tenant may have at once; 0: no cap. */
   maxQueuedJobs: number;
+  /** How long a finished job is kept. */
+  jobRetentionMs: number;
   bodyLimit: number;
   allowPrivateWebhooks: boolean;
   providers: ProviderConfig;
@@ -257,6 +265,7 @@ export function loadConfig(
     webhookSecret: e.WEBHOOK_SECRET,
     rateLimit: { limit: e.RATE_LIMIT, windowSeconds: e.RATE_LIMIT_WINDOW },
     maxQueuedJobs: e.MAX_QUEUED_JOBS,
+    jobRetentionMs: e.JOB_RETENTION * 1000,
     bodyLimit: e.BODY_LIMIT,
     allowPrivateWebhooks: e.ALLOW_PRIVATE_WEBHOOKS,
     providers: e.PROVIDERS,

@@ -25,9 +25,15 @@ export async function openQueue(config: ServerConfig, store: ModelStore): Promis
     return createRedisQueue({
       redisUrl: config.redisUrl,
       prefix: config.redisPrefix,
-      worker: runs ? execution : undefined,
+      worker: runs ? { ...execution, retentionMs: config.jobRetentionMs } : undefined,
       webhooks,
+      retentionMs: config.jobRetentionMs,
     });
   }
-  return createEmbeddedQueue({ ...execution, dataDir: config.dataDir, webhooks });
+  return createEmbeddedQueue({
+    ...execution,
+    dataDir: config.dataDir,
+    webhooks,
+    retentionMs: config.jobRetentionMs,
+  });
 }

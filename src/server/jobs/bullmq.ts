@@ -27,8 +27,13 @@ export interface RedisQueueOptions {
   idempotencyTtlMs?: number | undefined;
   /** How long a request holding an idempotency key counts as in flight. Default 30 s. */
   idempotencyLeaseMs?: number | undefined;
-  /** How often queued job records with no BullMQ job are looked for, and enqueued. Default 30 s. */
+  /**
+   * How often queued job records with no BullMQ job are looked for, and enqueued, and finished jobs
+   * past their retention forgotten. Default 30 s.
+   */
   orphanSweepMs?: number | undefined;
+  /** Finished jobs are forgotten this long after they end. Default 7 days. */
+  retentionMs?: number | undefined;
   /** How old such a record must be (a younger one may be mid-submit). Default 30 s. */
   orphanAgeMs?: number | undefined;
   /** Tries of a job whose run fails for want of Redis (not a model error, which is final). Default 5. */
@@ -77,7 +82,9 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
       },
     );
   // Adding a job id BullMQ already holds does nothing, so API processes may sweep side by side.
+  // Workers forget old jobs as they finish new ones; the sweep does it while none finish.
   const sweep = async () => {
+    await records.expire(Date.now() - (options.retentionMs ?? 7 * 24 * 3600_000)).catch(() => 0);
     const ids = await orphanedJobs(
       records,
       async (id) => (await queue.getJob(id)) !== undefined,

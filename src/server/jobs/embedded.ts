@@ -24,6 +24,8 @@ export interface EmbeddedQueueOptions extends RunnerSettings {
   webhooks?: WebhookOptions | undefined;
   /** Finished jobs (and their idempotency keys) are forgotten this long after they end. Default 7 days. */
   retentionMs?: number | undefined;
+  /** How often jobs past their retention are looked for and dropped from the journal. Default 1 minute. */
+  expireEveryMs?: number | undefined;
   /** `close()` lets running jobs finish this long before handing them back. Default 10 s. */
   drainMs?: number | undefined;
   /** The journal is compacted once it has this many lines and four per job. Default 1000. */
@@ -76,11 +78,13 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
   }
   let order = ordered();
 
+  const expired = (job: Job | undefined, horizon: number) =>
+    job?.finishedAt != null && terminal(job.status) && Date.parse(job.finishedAt) < horizon;
   const snapshot = (): JournalRecord[] => {
     const horizon = Date.now() - retentionMs;
     for (const id of order) {
       const job = jobs.get(id);
-      if (job?.finishedAt && terminal(job.status) && Date.parse(job.finishedAt) < horizon) {
+      if (expired(job, horizon)) {
         jobs.delete(id);
         const key = keyOf.get(id);
         if (key) keys.delete(key);
@@ -103,6 +107,13 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
     if (journal.lines > Math.max(options.compactAfter ?? 1000, 4 * jobs.size)) journal.compact(snapshot);
   };
   const changed = (job: Job) => changes.emit(job.id, job);
+  // Retention is kept on disk too, and on time: once a job is past it, the journal is rewritten
+  // without it, whether or not more jobs come.
+  const expiry = setInterval(() => {
+    const horizon = Date.now() - retentionMs;
+    if (!closing && order.some((id) => expired(jobs.get(id), horizon))) journal.compact(snapshot);
+  }, options.expireEveryMs ?? 60_000);
+  expiry.unref();
 
   const dispatcher = createDispatcher(options.webhooks ?? {}, async (id, delivery) => {
     const job = jobs.get(id);
@@ -297,6 +308,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
     async close() {
       if (closing) return;
       closing = true;
+      clearInterval(expiry);
       const drained = Promise.all([...running.values()].map((r) => r.done));
       const timer = setTimeout(() => {
         for (const r of running.values()) r.controller.abort();
