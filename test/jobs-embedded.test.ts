@@ -183,6 +183,22 @@ describe("embedded queue", () => {
     );
   });
 
+  it("forgets a finished job on request, from the journal too, and refuses an unfinished one", async () => {
+    const dir = await dataDir();
+    const q = await open({ dataDir: dir, concurrency: 1 });
+    const job = await finished(q, (await submit(q, { seed: 6 })).id);
+    const long = await submit(q, { n: 1e9, batchSize: 1000 });
+    expect(await q.forget(long.id)).toBe(false);
+    expect(await q.forget(job.id)).toBe(true);
+    expect(await q.get(job.id)).toBeNull();
+    await until(
+      async () => !(await readFile(journalFile(dir), "utf8")).includes(job.id),
+      "the journal to drop it",
+    );
+    expect(await q.forget(job.id)).toBe(false);
+    await q.cancel(long.id);
+  });
+
   it("cancels a queued job at once and a running one when its runner stops", async () => {
     const q = await open({ dataDir: await dataDir(), concurrency: 1 });
     const long = await submit(q, { n: 1e9, batchSize: 1000 });

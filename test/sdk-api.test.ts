@@ -174,6 +174,11 @@ describe("certify", () => {
     expect(finished.status).toBe("succeeded");
     const error = await client.certify.cancel(finished.id).catch((e) => e);
     expect(error).toBeInstanceOf(ConflictError);
+    await client.certify.delete(finished.id);
+    await expect(client.certify.get(finished.id)).rejects.toBeInstanceOf(NotFoundError);
+    const running = await client.certify.create(half([0.9, 0.9], { n: 50_000_000, batchSize: 1000 }));
+    await expect(client.certify.delete(running.id)).rejects.toBeInstanceOf(ConflictError);
+    await client.certify.cancel(running.id);
   });
 
   it("aborts run() through its AbortSignal and cancels the job on the server", async () => {

@@ -166,6 +166,32 @@ describe("certification jobs", () => {
     expect((await settle(long.id)).status).toBe("canceled");
   });
 
+  it("forgets a finished job on DELETE (204), and refuses a running one (409)", async () => {
+    const res = await post({ certifier: "half", input: tensor([0.2, 0.1]) }, { prefer: "wait=30" });
+    const job = (await res.json()) as JobBody;
+    expect(job.status).toBe("succeeded");
+    const gone = await server.call(`/certify/${job.id}`, { method: "DELETE" });
+    expect(gone.status).toBe(204);
+    expect(await gone.text()).toBe("");
+    await problemOf(await server.call(`/certify/${job.id}`), 404);
+    await problemOf(await server.call(`/certify/${job.id}`, { method: "DELETE" }), 404);
+    const page = (await (await server.call("/certify?limit=100")).json()) as { jobs: JobBody[] };
+    expect(page.jobs.map((j) => j.id)).not.toContain(job.id);
+
+    const long = (await (
+      await post({
+        certifier: "half",
+        input: tensor([0.2, 0.1]),
+        parameters: { n: 50_000_000, batchSize: 1000 },
+      })
+    ).json()) as JobBody;
+    const active = await problemOf(await server.call(`/certify/${long.id}`, { method: "DELETE" }), 409);
+    expect(active.detail).toMatch(/cancel it first/);
+    await server.call(`/certify/${long.id}/cancel`, { method: "POST" });
+    expect((await settle(long.id)).status).toBe("canceled");
+    expect((await server.call(`/certify/${long.id}`, { method: "DELETE" })).status).toBe(204);
+  });
+
   it("refuses to cancel a finished job (409) and an unknown one (404)", async () => {
     const res = await post({ certifier: "half", input: tensor([0.2, 0.1]) }, { prefer: "wait=30" });
     const job = (await res.json()) as JobBody;
@@ -405,6 +431,7 @@ describe("API keys and rate limits", () => {
       const read = await problemOf(await tenants.call(`/certify/${id}`, as("b")), 404);
       expect(read.type).toBe("/problems/not-found");
       await problemOf(await tenants.call(`/certify/${id}/cancel`, { method: "POST", ...as("b") }), 404);
+      await problemOf(await tenants.call(`/certify/${id}`, { method: "DELETE", ...as("b") }), 404);
       const theirs = (await (await tenants.call("/certify?status=queued", as("b"))).json()) as {
         jobs: JobBody[];
       };

@@ -50,7 +50,7 @@ describe("CORS with listed origins", () => {
       expect.arrayContaining(["authorization", "content-type", "idempotency-key", "prefer"]),
     );
     expect(list(res.headers.get("access-control-allow-methods"))).toEqual(
-      expect.arrayContaining(["get", "post"]),
+      expect.arrayContaining(["get", "post", "delete"]),
     );
     expect(res.headers.get("access-control-max-age")).toBe("600");
     expect(list(res.headers.get("vary"))).toContain("origin");

@@ -39,7 +39,11 @@ export interface paths {
     get: operations["getCertification"];
     put?: never;
     post?: never;
-    delete?: never;
+    /**
+     * Forget a finished job now: its input, certificate and deliveries
+     * @description Finished jobs are otherwise kept for JOB_RETENTION seconds. A queued or running job is a 409: cancel it first.
+     */
+    delete: operations["deleteCertification"];
     options?: never;
     head?: never;
     patch?: never;
@@ -742,6 +746,80 @@ export interface operations {
       };
       /** @description No such job, or another tenant's */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded; see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The server failed */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  deleteCertification: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The job is forgotten */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Bad request: malformed JSON, query or header; the field at fault is named */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Missing or invalid API key */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such job, or another tenant's */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The job has not finished */
+      409: {
         headers: {
           [name: string]: unknown;
         };

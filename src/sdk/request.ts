@@ -14,7 +14,7 @@ export interface RequestOptions {
 }
 
 export interface Request extends RequestOptions {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   path: string;
   query?: Record<string, string | number | undefined> | undefined;
   body?: unknown;

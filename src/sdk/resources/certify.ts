@@ -63,6 +63,11 @@ export class Certify {
     });
   }
 
+  /** Forgets a finished job now: its input, certificate and deliveries. A job not yet finished is a `ConflictError`. */
+  async delete(id: string, options?: RequestOptions): Promise<void> {
+    await send(this.t, { ...options, method: "DELETE", path: `/certify/${encodeURIComponent(id)}` });
+  }
+
   /** Jobs, newest first, one page per iteration: `for await (const page of client.certify.list())`. */
   async *list(params: ListParams = {}, options?: RequestOptions): AsyncGenerator<JobPage, void, undefined> {
     let cursor = params.cursor;

@@ -167,6 +167,13 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
       return records.get(id);
     },
 
+    async forget(id) {
+      const job = await records.get(id);
+      if (!job || !terminal(job.status)) return false;
+      await records.forget([id]);
+      return true;
+    },
+
     counts: (owner) => records.counts(owner),
 
     oldestQueued: async () => (await records.oldest("queued", 1))[0] ?? null,

@@ -80,17 +80,16 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
 
   const expired = (job: Job | undefined, horizon: number) =>
     job?.finishedAt != null && terminal(job.status) && Date.parse(job.finishedAt) < horizon;
+  /** Forgets a job and its idempotency key; the next compaction leaves its lines out. */
+  const drop = (id: string) => {
+    jobs.delete(id);
+    const key = keyOf.get(id);
+    if (key) keys.delete(key);
+    keyOf.delete(id);
+  };
   const snapshot = (): JournalRecord[] => {
     const horizon = Date.now() - retentionMs;
-    for (const id of order) {
-      const job = jobs.get(id);
-      if (expired(job, horizon)) {
-        jobs.delete(id);
-        const key = keyOf.get(id);
-        if (key) keys.delete(key);
-        keyOf.delete(id);
-      }
-    }
+    for (const id of order) if (expired(jobs.get(id), horizon)) drop(id);
     order = order.filter((id) => jobs.has(id));
     return order.flatMap((id) => {
       const job = jobs.get(id);
@@ -282,6 +281,15 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
         signal?.addEventListener("abort", done, { once: true });
       });
       return view(jobs.get(id));
+    },
+
+    async forget(id) {
+      const job = jobs.get(id);
+      if (!job || !terminal(job.status)) return false;
+      drop(id);
+      // The journal still holds the job's lines, its input among them: rewrite it without them.
+      journal.compact(snapshot);
+      return true;
     },
 
     async counts(owner) {

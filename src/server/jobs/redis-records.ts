@@ -172,7 +172,13 @@ export class RedisRecords {
   /** Forgets up to `limit` jobs that finished before `before` (ms since the epoch). */
   async expire(before: number, limit = 100): Promise<number> {
     const ids = await this.redis.zrangebyscore(this.keys.finished, "-inf", `(${before}`, "LIMIT", 0, limit);
-    if (ids.length === 0) return 0;
+    await this.forget(ids);
+    return ids.length;
+  }
+
+  /** Deletes the records of `ids` (their inputs, certificates, deliveries) and every index entry of theirs. */
+  async forget(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
     const owners = await Promise.all(ids.map((id) => this.redis.hget(this.keys.job(id), "owner")));
     const m = this.redis.multi();
     for (const [i, id] of ids.entries()) {
@@ -182,7 +188,6 @@ export class RedisRecords {
       for (const s of STATUSES) m.zrem(this.keys.byStatus(s), id).zrem(this.keys.byOwnerStatus(owner, s), id);
     }
     await m.exec().then(check);
-    return ids.length;
   }
 
   async update(id: string, patch: Partial<Job>): Promise<void> {

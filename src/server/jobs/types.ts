@@ -102,6 +102,8 @@ export interface JobQueue {
   list(query: ListQuery): Promise<JobPage>;
   /** Requests cancellation; a queued job is canceled at once, a running one within a second. */
   cancel(id: string): Promise<Job | null>;
+  /** Forgets a finished job now (its input, certificate and deliveries); false when none is finished. */
+  forget(id: string): Promise<boolean>;
   /** Resolves with the job once it is terminal, or with its current state after `timeoutMs`. */
   wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<Job | null>;
   /** Jobs by status: every owner's, or `owner`'s alone. */

@@ -13,7 +13,7 @@ export type CorsOrigins = "*" | readonly string[];
 export function cors(origins: CorsOrigins): MiddlewareHandler<AppEnv> {
   return honoCors({
     origin: origins === "*" ? "*" : [...origins],
-    allowMethods: ["GET", "HEAD", "POST"],
+    allowMethods: ["GET", "HEAD", "POST", "DELETE"],
     allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "Prefer"],
     exposeHeaders: ["Location", "Retry-After", "X-Request-Id", "Link", "Preference-Applied"],
     // Browsers cap this (Chromium at 2 hours); 10 minutes spares most preflights.

@@ -119,6 +119,24 @@ const cancelJob = createRoute({
   },
 });
 
+const deleteJob = createRoute({
+  method: "delete",
+  operationId: "deleteCertification",
+  path: "/certify/{id}",
+  tags: ["certify"],
+  summary: "Forget a finished job now: its input, certificate and deliveries",
+  description:
+    "Finished jobs are otherwise kept for JOB_RETENTION seconds. A queued or running job is a 409: cancel it first.",
+  security,
+  request: { params: JobIdParams },
+  responses: {
+    204: { description: "The job is forgotten" },
+    ...commonErrors,
+    404: problemResponse("No such job, or another tenant's"),
+    409: problemResponse("The job has not finished"),
+  },
+});
+
 const listJobs = createRoute({
   method: "get",
   operationId: "listCertifications",
@@ -189,6 +207,16 @@ export function certifyRoutes(): OpenAPIHono<AppEnv> {
       throw problem(409, problemTypes.conflict, "Conflict", `job ${id} already ${job.status}`);
     }
     return c.json(presentJob(job), job.status === "canceled" ? 200 : 202);
+  });
+
+  app.openapi(deleteJob, async (c) => {
+    const { id } = c.req.valid("param");
+    const { queue } = c.get("services");
+    const job = await ownJob(queue, id, c.get("tenant"));
+    if (!TERMINAL.includes(job.status) || !(await queue.forget(id))) {
+      throw problem(409, problemTypes.conflict, "Conflict", `job ${id} is ${job.status}: cancel it first`);
+    }
+    return c.body(null, 204);
   });
 
   app.openapi(listJobs, async (c) => {
