@@ -12,11 +12,10 @@ import {
   IdempotencyMismatchError,
   type Job,
   type JobQueue,
-  QueueFullError,
 } from "../src/server/jobs/types.js";
 import { registry } from "../src/server/metrics.js";
 import { writeHalfSpaceZoo } from "./helpers/halfspace.js";
-import { halfSpaceSpec, until } from "./helpers/jobs.js";
+import { expectQueuedCap, halfSpaceSpec, until } from "./helpers/jobs.js";
 
 let zoo: string;
 let store: ModelStore;
@@ -151,22 +150,7 @@ describe("embedded queue", () => {
     const q = await open({ dataDir: await dataDir(), concurrency: 1 });
     const long = await submit(q, { n: 1e9, batchSize: 1000 });
     await until(async () => (await q.get(long.id))?.status === "running", "the long job to run");
-    const as = (owner: string, seed: number, key?: string) =>
-      q.submit(halfSpaceSpec({ seed }), {
-        owner,
-        fingerprint: String(seed),
-        idempotencyKey: key,
-        maxQueued: 2,
-      });
-    const first = await as("team-a", 1, "k1");
-    await as("team-a", 2);
-    await expect(as("team-a", 3, "k3")).rejects.toBeInstanceOf(QueueFullError);
-    expect(await as("team-a", 1, "k1")).toMatchObject({ job: { id: first.job.id }, replayed: true });
-    expect((await as("team-b", 4)).job.status).toBe("queued");
-    expect(await q.counts("team-a")).toMatchObject({ queued: 2, running: 0 });
-    await q.cancel(first.job.id);
-    // The refused request's key was not kept: its retry is a new job once there is room.
-    expect(await as("team-a", 3, "k3")).toMatchObject({ replayed: false, job: { status: "queued" } });
+    await expectQueuedCap(q);
     await q.cancel(long.id);
   });
 

@@ -38,6 +38,16 @@ const post = (json: unknown, headers: Record<string, string> = {}) =>
 
 const tensor = (data: number[] | string, shape = [2]) => ({ type: "tensor", shape, data });
 
+/** A job that runs until it is canceled. */
+const postLong = async () =>
+  (await (
+    await post({
+      certifier: "half",
+      input: tensor([0.2, 0.1]),
+      parameters: { n: 50_000_000, batchSize: 1000 },
+    })
+  ).json()) as JobBody;
+
 /** Polls a job until it is terminal. */
 async function settle(id: string): Promise<JobBody> {
   for (;;) {
@@ -152,13 +162,7 @@ describe("certification jobs", () => {
     expect(held.headers.get("preference-applied")).toBe("wait=60");
     expect(((await held.json()) as JobBody).status).toBe("succeeded");
 
-    const long = (await (
-      await post({
-        certifier: "half",
-        input: tensor([0.2, 0.1]),
-        parameters: { n: 50_000_000, batchSize: 1000 },
-      })
-    ).json()) as JobBody;
+    const long = await postLong();
     const over = await server.call(`/certify/${long.id}`, { headers: { prefer: "wait=1" } });
     expect(over.status).toBe(200);
     expect(((await over.json()) as JobBody).status).toMatch(/queued|running/);
@@ -178,13 +182,7 @@ describe("certification jobs", () => {
     const page = (await (await server.call("/certify?limit=100")).json()) as { jobs: JobBody[] };
     expect(page.jobs.map((j) => j.id)).not.toContain(job.id);
 
-    const long = (await (
-      await post({
-        certifier: "half",
-        input: tensor([0.2, 0.1]),
-        parameters: { n: 50_000_000, batchSize: 1000 },
-      })
-    ).json()) as JobBody;
+    const long = await postLong();
     const active = await problemOf(await server.call(`/certify/${long.id}`, { method: "DELETE" }), 409);
     expect(active.detail).toMatch(/cancel it first/);
     await server.call(`/certify/${long.id}/cancel`, { method: "POST" });

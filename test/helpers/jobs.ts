@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
+import { expect } from "vitest";
 import type { CertifyParameters } from "../../src/core/parameters.js";
-import type { JobSpec } from "../../src/server/jobs/types.js";
+import { type JobQueue, type JobSpec, QueueFullError } from "../../src/server/jobs/types.js";
 import { SHAPE, twoDistances } from "./halfspace.js";
 
 /** A job spec for the half-space zoo (test/helpers/halfspace.ts), as the API would hand it over. */
@@ -32,4 +33,27 @@ export async function until(
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * Holds a queue to a cap of 2 queued jobs per owner, on a queue where nothing else of team-a or
+ * team-b waits: the third job of team-a is refused, a replay of an accepted one is not, team-b's
+ * job is taken, and the refused request's key is free for its retry once there is room.
+ */
+export async function expectQueuedCap(q: JobQueue): Promise<void> {
+  const as = (owner: string, seed: number, key?: string) =>
+    q.submit(halfSpaceSpec({ seed }), {
+      owner,
+      fingerprint: String(seed),
+      idempotencyKey: key,
+      maxQueued: 2,
+    });
+  const first = await as("team-a", 1, "k1");
+  await as("team-a", 2);
+  await expect(as("team-a", 3, "k3")).rejects.toBeInstanceOf(QueueFullError);
+  expect(await as("team-a", 1, "k1")).toMatchObject({ job: { id: first.job.id }, replayed: true });
+  expect((await as("team-b", 4)).job.status).toBe("queued");
+  expect(await q.counts("team-a")).toMatchObject({ queued: 2, running: 0 });
+  await q.cancel(first.job.id);
+  expect(await as("team-a", 3, "k3")).toMatchObject({ replayed: false, job: { status: "queued" } });
 }
