@@ -155,8 +155,22 @@ describe("BullMQ queue", () => {
       // Forgotten now, or past its retention: either way no index keeps the job.
       expect(await q.forget(theirs.id)).toBe(true);
       expect(await q.forget(theirs.id)).toBe(false);
+      // A delivery that was under way when its job was forgotten leaves nothing behind.
+      const records = new RedisRecords(connection, `t${prefixes - 1}`);
+      const delivery = {
+        id: "msg",
+        event: "job.canceled",
+        attempt: 1,
+        at: "",
+        status: 200,
+        ok: true,
+      } as const;
+      await records.addDelivery(theirs.id, delivery);
+      expect(await connection.exists(keys.deliveries(theirs.id))).toBe(0);
+      await records.addDelivery(mine[0]?.id ?? "", delivery);
+      expect((await q.get(mine[0]?.id ?? ""))?.deliveries).toEqual([delivery]);
       expect(await ids({ limit: 10, owner: "team-b" })).toEqual([]);
-      expect(await new RedisRecords(connection, `t${prefixes - 1}`).expire(Date.now() + 1)).toBe(2);
+      expect(await records.expire(Date.now() + 1)).toBe(2);
       const left = await connection.keys(`${keys.owners}*`);
       expect(left).toEqual([]);
     } finally {

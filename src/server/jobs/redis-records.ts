@@ -64,6 +64,11 @@ redis.call('HSET', KEYS[1], 'status', ARGV[2], unpack(ARGV, 7))
 return 'OK'
 `;
 
+/** Appends a delivery to a job's list only while the job exists, so a job forgotten meanwhile leaves no list behind. */
+const addDeliveryScript = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('RPUSH', KEYS[2], ARGV[1]) end
+return 0`;
+
 /** A job is a hash: scalar fields as strings, objects as JSON, so that updates never race on one value. */
 type Fields = Record<string, string>;
 
@@ -119,6 +124,8 @@ export class RedisRecords {
     this.keys = redisKeys(prefix);
     if (!("dualrsSetStatus" in redis))
       redis.defineCommand("dualrsSetStatus", { numberOfKeys: 2, lua: setStatusScript });
+    if (!("dualrsAddDelivery" in redis))
+      redis.defineCommand("dualrsAddDelivery", { numberOfKeys: 2, lua: addDeliveryScript });
   }
 
   async create(job: Job): Promise<void> {
@@ -161,7 +168,7 @@ export class RedisRecords {
       this.keys.owners,
       ...fields.flat(),
     ];
-    const r = await (this.redis as unknown as SetStatus).dualrsSetStatus(
+    const r = await (this.redis as unknown as Scripts).dualrsSetStatus(
       this.keys.job(id),
       this.keys.finished,
       ...args,
@@ -196,7 +203,11 @@ export class RedisRecords {
   }
 
   async addDelivery(id: string, delivery: WebhookDelivery): Promise<void> {
-    await this.redis.rpush(this.keys.deliveries(id), JSON.stringify(delivery));
+    await (this.redis as unknown as Scripts).dualrsAddDelivery(
+      this.keys.job(id),
+      this.keys.deliveries(id),
+      JSON.stringify(delivery),
+    );
   }
 
   async cancelRequested(id: string): Promise<boolean> {
@@ -244,8 +255,10 @@ export class RedisRecords {
   }
 }
 
-interface SetStatus {
+/** The scripts defined on the connection. */
+interface Scripts {
   dualrsSetStatus(job: string, finished: string, ...args: string[]): Promise<string | null>;
+  dualrsAddDelivery(job: string, deliveries: string, delivery: string): Promise<number>;
 }
 
 /** The results of a MULTI, or its first error. */
