@@ -189,6 +189,17 @@ describe("webhook delivery", () => {
     expect(new Set(deliveries.map((d) => d.id)).size).toBe(1);
   });
 
+  it("makes no more attempts for a job forgotten while a retry waits", async () => {
+    const r = await receiver([500, 500, 500]);
+    const q = await queue({ secret, allowPrivate: true, backoffMs: 300 });
+    const job = await run(q, r.url, ["job.succeeded"]);
+    await until(async () => ((await q.get(job.id))?.deliveries.length ?? 0) === 1, "the first attempt");
+    expect(await q.forget(job.id)).toBe(true);
+    // Longer than the retries' backoff (0.3 s, then 0.6 s): none of them is made.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(r.received).toHaveLength(1);
+  });
+
   it("goes on after a restart with the attempt it owed, from the attempts on the job", async () => {
     const r = await receiver([500]);
     const dataDir = await mkdtemp(join(tmpdir(), "dualrs-webhooks-"));

@@ -114,12 +114,16 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
   }, options.expireEveryMs ?? 60_000);
   expiry.unref();
 
-  const dispatcher = createDispatcher(options.webhooks ?? {}, async (id, delivery) => {
-    const job = jobs.get(id);
-    if (!job) return;
-    job.deliveries.push(delivery);
-    await save(job);
-  });
+  const dispatcher = createDispatcher(
+    options.webhooks ?? {},
+    async (id, delivery) => {
+      const job = jobs.get(id);
+      if (!job) return;
+      job.deliveries.push(delivery);
+      await save(job);
+    },
+    (id) => jobs.has(id),
+  );
   const emit = (job: Job) => {
     const event = eventOf(job.status);
     if (event) dispatcher.dispatch(job, event);

@@ -94,11 +94,13 @@ export interface Dispatcher {
 
 /**
  * In-process delivery with retries, for the embedded queue; `record` stores each attempt on the
- * job, so that the queue can `resume` the retries owed when it starts again.
+ * job, so that the queue can `resume` the retries owed when it starts again. No attempt is made
+ * for a job that `exists` no longer says exists (forgotten while a retry waited).
  */
 export function createDispatcher(
   options: WebhookOptions,
   record: (jobId: string, delivery: WebhookDelivery) => Promise<void>,
+  exists: (jobId: string) => boolean = () => true,
 ): Dispatcher {
   const maxAttempts = options.maxAttempts ?? 6;
   const timers = new Set<NodeJS.Timeout>();
@@ -113,7 +115,7 @@ export function createDispatcher(
     timers.add(timer);
   };
   const attempt = (job: Job, event: JobEvent, n: number) => {
-    if (closed) return;
+    if (closed || !exists(job.id)) return;
     const p = attemptDelivery(options, job, event, n)
       .then(async (delivery) => {
         await record(job.id, delivery);
