@@ -90,7 +90,7 @@ describe("faults on Redis", () => {
     // The worker that ran it counts its samples and latency in its own metrics.
     const metricsUrl = /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(b.stderr())?.[1] ?? "";
     const metrics = await (await fetch(metricsUrl)).text();
-    expect(metrics).toMatch(/dualrs_samples_total\{certifier="dual-halfspace"\} \d+/);
+    expect(metrics).toMatch(/dualrs_samples_total\{certifier="dual-halfspace",tenant="anonymous"\} \d+/);
     expect(metrics).toContain(
       'dualrs_job_duration_seconds_count{certifier="dual-halfspace",status="succeeded"} 1',
     );

@@ -70,7 +70,7 @@ describe("embedded queue", () => {
     expect(await q.readiness()).toMatchObject({ ready: true });
     // The runner feeds the service's metrics.
     const metrics = await registry.metrics();
-    expect(metrics).toMatch(/dualrs_samples_total\{certifier="dual-halfspace"\} \d+/);
+    expect(metrics).toMatch(/dualrs_samples_total\{certifier="dual-halfspace",tenant="anonymous"\} \d+/);
     expect(metrics).toContain(
       'dualrs_job_duration_seconds_count{certifier="dual-halfspace",status="succeeded"}',
     );

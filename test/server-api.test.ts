@@ -446,6 +446,11 @@ describe("API keys and rate limits", () => {
       const mine = (await (await tenants.call("/certify", as("b"))).json()) as { jobs: JobBody[] };
       expect(mine.jobs.map((j) => j.id)).toEqual([ownId]);
       expect((await tenants.call(`/certify/${id}`, as("a1"))).status).toBe(200);
+
+      // The samples each tenant used, for accounting.
+      await tenants.call(`/certify/${id}`, as("a1", { prefer: "wait=30" }));
+      const metrics = await (await tenants.call("/metrics", as("a1"))).text();
+      expect(metrics).toMatch(/dualrs_samples_total\{certifier="half",tenant="team-a"\} [1-9]\d*/);
     } finally {
       await tenants.stop();
     }

@@ -16,11 +16,11 @@ export const jobLatency = new Histogram({
   registers: [registry],
 });
 
-/** Noise draws evaluated, by certifier; its rate is the service's samples per second. */
+/** Noise draws evaluated, by certifier and tenant; its rate is the service's samples per second. */
 export const samplesTotal = new Counter({
   name: "dualrs_samples_total",
   help: "Noisy samples evaluated by certifications",
-  labelNames: ["certifier"] as const,
+  labelNames: ["certifier", "tenant"] as const,
   registers: [registry],
 });
 

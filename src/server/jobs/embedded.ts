@@ -141,7 +141,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
     void save(job).catch(() => {});
     changed(job);
     emit(job);
-    const outcome = await execute(runner, job.spec, {
+    const outcome = await execute(runner, job, {
       signal: controller.signal,
       onProgress: (p) => {
         job.progress = p;

@@ -3,7 +3,7 @@ import type { Progress } from "../../core/sampler.js";
 import { jobLatency, samplesTotal } from "../metrics.js";
 import { isAbortError, JobFailure, jobErrorOf } from "./errors.js";
 import type { Runner } from "./runner.js";
-import type { JobError, JobSpec } from "./types.js";
+import type { Job, JobError } from "./types.js";
 
 /** How a run ended: a terminal state, or `stopped` when its signal aborted. */
 export type Outcome =
@@ -12,12 +12,12 @@ export type Outcome =
   | { status: "stopped" };
 
 /**
- * Runs one job on the runner and records the service's metrics: samples as they are drawn, and
- * the job's duration by certifier and outcome.
+ * Runs one job on the runner and records the service's metrics: samples as they are drawn, by
+ * certifier and tenant (what each tenant used), and the job's duration by certifier and outcome.
  */
 export async function execute(
   runner: Runner,
-  spec: JobSpec,
+  { spec, owner }: Pick<Job, "spec" | "owner">,
   hooks: { signal: AbortSignal; onProgress: (p: Progress) => void },
 ): Promise<Outcome> {
   const started = performance.now();
@@ -27,7 +27,7 @@ export async function execute(
     .run(spec, {
       signal: hooks.signal,
       onProgress: (p) => {
-        if (p.done > counted) samplesTotal.inc({ certifier }, p.done - counted);
+        if (p.done > counted) samplesTotal.inc({ certifier, tenant: owner }, p.done - counted);
         counted = Math.max(counted, p.done);
         hooks.onProgress(p);
       },

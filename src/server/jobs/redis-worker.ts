@@ -119,7 +119,7 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
     let written = 0;
     try {
       if (await records.cancelRequested(id)) stop(id, "cancel");
-      const outcome = await execute(runner, job.spec, {
+      const outcome = await execute(runner, job, {
         signal: a.controller.signal,
         onProgress: (p) => {
           latest = p;
