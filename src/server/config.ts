@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { type ProviderConfig, parseProviders } from "../runtime/providers.js";
+import { DEFAULT_RETENTION_MS } from "./jobs/record.js";
 import { type ApiKey, parseApiKey } from "./middleware/auth.js";
 import { secretKey } from "./webhooks/signature.js";
 
@@ -73,7 +74,7 @@ export const ConfigEnv = z
       .number()
       .int()
       .min(60)
-      .default(7 * 24 * 3600)
+      .default(DEFAULT_RETENTION_MS / 1000)
       .describe("seconds a finished job (its input and certificate) is kept before it is forgotten"),
     MAX_QUEUED_JOBS: z.coerce
       .number()

@@ -3,7 +3,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import type { WebhookOptions } from "../webhooks/dispatcher.js";
 import { QueueClosedError } from "./errors.js";
-import { newJob } from "./record.js";
+import { DEFAULT_RETENTION_MS, newJob } from "./record.js";
 import { RedisIdempotency } from "./redis-idempotency.js";
 import { orphanedJobs } from "./redis-orphans.js";
 import { RedisRecords } from "./redis-records.js";
@@ -84,7 +84,7 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
   // Adding a job id BullMQ already holds does nothing, so API processes may sweep side by side.
   // Workers forget old jobs as they finish new ones; the sweep does it while none finish.
   const sweep = async () => {
-    await records.expire(Date.now() - (options.retentionMs ?? 7 * 24 * 3600_000)).catch(() => 0);
+    await records.expire(Date.now() - (options.retentionMs ?? DEFAULT_RETENTION_MS)).catch(() => 0);
     const ids = await orphanedJobs(
       records,
       async (id) => (await queue.getJob(id)) !== undefined,

@@ -4,7 +4,7 @@ import { eventOf } from "../webhooks/payload.js";
 import { QueueClosedError } from "./errors.js";
 import { execute } from "./execute.js";
 import { Journal, type JournalRecord, journalFile } from "./journal.js";
-import { decodeCursor, encodeCursor, newJob, zeroCounts } from "./record.js";
+import { DEFAULT_RETENTION_MS, decodeCursor, encodeCursor, newJob, zeroCounts } from "./record.js";
 import { type RunnerSettings, runnerOf } from "./runner.js";
 import {
   ANONYMOUS,
@@ -43,7 +43,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
   const { journal, records } = await Journal.open(journalFile(options.dataDir));
   const concurrency = options.concurrency ?? 1;
   const runner = runnerOf({ ...options, concurrency });
-  const retentionMs = options.retentionMs ?? 7 * 24 * 3600_000;
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
   const jobs = new Map<string, Job>();
   const keys = new Map<string, { fingerprint: string; id: string | null }>();
   const keyOf = new Map<string, string>();

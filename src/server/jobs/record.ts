@@ -1,6 +1,9 @@
 import { newJobId } from "./ids.js";
 import { ANONYMOUS, type Job, type JobCounts, type JobSpec } from "./types.js";
 
+/** How long a finished job is kept, unless configured otherwise (JOB_RETENTION): 7 days. */
+export const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
+
 /** A job as it is accepted: queued, nothing run yet. */
 export function newJob(spec: JobSpec, owner = ANONYMOUS, now = new Date()): Job {
   return {

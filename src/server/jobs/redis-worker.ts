@@ -4,6 +4,7 @@ import type { Progress } from "../../core/sampler.js";
 import type { WebhookOptions } from "../webhooks/dispatcher.js";
 import { jobProblemTypes } from "./errors.js";
 import { execute } from "./execute.js";
+import { DEFAULT_RETENTION_MS } from "./record.js";
 import { RedisRecords } from "./redis-records.js";
 import { webhookQueue, webhookWorker } from "./redis-webhooks.js";
 import { type RunnerSettings, runnerOf } from "./runner.js";
@@ -67,7 +68,7 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
   const concurrency = options.concurrency ?? 1;
   const runner = runnerOf({ ...options, concurrency });
   const progressIntervalMs = options.progressIntervalMs ?? 500;
-  const retentionMs = options.retentionMs ?? 7 * 24 * 3600_000;
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
   const active = new Map<string, Active>();
   const stop = (id: string, reason: Active["reason"]) => {
     const a = active.get(id);

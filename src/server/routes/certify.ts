@@ -213,7 +213,8 @@ export function certifyRoutes(): OpenAPIHono<AppEnv> {
     const { id } = c.req.valid("param");
     const { queue } = c.get("services");
     const job = await ownJob(queue, id, c.get("tenant"));
-    if (!TERMINAL.includes(job.status) || !(await queue.forget(id))) {
+    // The queue forgets only a finished job.
+    if (!(await queue.forget(id))) {
       throw problem(409, problemTypes.conflict, "Conflict", `job ${id} is ${job.status}: cancel it first`);
     }
     return c.body(null, 204);
