@@ -266,7 +266,9 @@ ${estimatorCap(dualExperts)}
   (training/README.md, "Capacity and label rule"). Under sigma_e = 1.0 noise those images (6.3 % of
   the validation images) look like many others: ranked by any of these estimators' probability for
   0.25, the top 100 validation images hold at most 15 of the 63, and for every one of them the
-  routing bias that does best from r = 0.25 to 1.5 sends every image to 0.5.
+  routing bias that does best from r = 0.25 to 1.5 sends every image to 0.5. Estimators smoothed at
+  sigma_e = 0.75 or 0.5 (below what Dual RS allows) pick them out hardly better and gain nothing at
+  r = 0.25 (training/README.md, "Wider experts, and less noise for the estimator").
 - The estimator's own radius. The estimator is certified like any classifier: where it is unsure
   between 0.5 and 1.0, R_sigma is small and caps the certificate (counted just before this list).
 - Routing more to 0.5. A bias on the estimator's logit for 0.5, chosen on validation images
@@ -284,6 +286,10 @@ ${estimatorCap(dualExperts)}
   the earlier experts and estimator). But sigma = 0.5 alone is now within 2 points of the best global
   sigma from r = 0.5 to 1.5, so Dual RS has to beat one strong curve where it used to combine two
   weaker ones; with the earlier experts it was 5.8 / 5.4 / 4.0 / 2.2 / 2.2 / 2.2 points below.
+  Wider experts do not change the picture: with 3.5 or 13 times the multiply-accumulates every
+  global sigma moves by about a point on the validation images, sigma = 0.5 stays some 5 points
+  below sigma <= 0.25 at r = 0.25, and Dual RS stays as far below the best global sigma
+  (training/README.md, "Wider experts, and less noise for the estimator").
 - The budget. The experts and the experts' estimator were trained on one H100 in about five minutes,
   the estimator variants above in another five; the denoised configuration's small denoiser and
   classifier for 8 epochs each on two CPU cores (about 22 minutes). Trained for 30 epochs each on

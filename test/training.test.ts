@@ -82,9 +82,11 @@ describe("training pipeline (--smoke)", () => {
     expect(Object.keys(probe).sort()).toEqual([
       "best_global",
       "radii",
+      "sigma_e",
       "small-threshold",
       "wide-needs-small",
     ]);
+    expect(probe.sigma_e).toBe(1);
     for (const name of ["small-threshold", "wide-needs-small"]) {
       const v = probe[name];
       expect(v.no_bias).toHaveLength(probe.radii.length);
@@ -191,11 +193,33 @@ from training.pipeline import routed_accuracy
 l0 = torch.zeros(2, 3, 4); l0[0, :, 3], l0[0, :, 2] = 1.0, 0.5; l0[1, :, 2] = 1.0; l0[1, :2, 3] = 2.0
 l = torch.zeros(2, 100, 4); l[0, :, 3], l[0, :, 2] = 1.0, 0.5; l[1, :50, 2] = 1.0; l[1, 50:, 3] = 3.0
 r_stage = torch.tensor([[0.0, 0.0, 1.2, 0.3], [0.0, 0.0, 2.0, 2.0]])
-acc = lambda b: routed_accuracy(l0, l, torch.tensor([0.0, 0.0, b, 0.0]), r_stage, 0.0005).tolist()
-print(json.dumps({"none": acc(0.0), "half": acc(1.0)}))`)) as { none: number[]; half: number[] };
+acc = lambda b, se=1.0: routed_accuracy(l0, l, torch.tensor([0.0, 0.0, b, 0.0]), r_stage, 0.0005, se).tolist()
+print(json.dumps({"none": acc(0.0), "half": acc(1.0), "half_e05": acc(1.0, 0.5)}))`)) as Record<
+      string,
+      number[]
+    >;
     // radii 0.25 ... 2.0; with the bias image 0 goes to sigma = 0.5: min(R_sigma = 1.45, R_c = 1.2)
     expect(out.none).toEqual([0.5, 0, 0, 0, 0, 0, 0, 0]);
     expect(out.half).toEqual([0.5, 0.5, 0.5, 0.5, 0, 0, 0, 0]);
+    // smoothed at sigma_e = 0.5 the estimator's radius halves: min(R_sigma = 0.72, R_c = 1.2)
+    expect(out.half_e05).toEqual([0.5, 0.5, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it("loads a SmallCNN checkpoint at its own widths, whatever Budget.expert_dims trained it with", async () => {
+    const out = (await python(`
+import json, torch
+from training.nets import SmallCNN, from_expert, small_cnn_like
+wide = SmallCNN(c1=8, c2=24, hidden=40)
+est = from_expert(wide, 4)
+shape = lambda n: [n.conv1.out_channels, n.conv2.out_channels, n.fc1.out_features, n.fc2.out_features]
+loaded = small_cnn_like(est.state_dict())
+loaded.load_state_dict(est.state_dict())
+x = torch.rand(3, 1, 28, 28)
+print(json.dumps({"est": shape(est), "loaded": shape(loaded),
+                  "same": bool(torch.equal(loaded.eval()(x), est.eval()(x)))}))`)) as Record<string, unknown>;
+    expect(out.est).toEqual([8, 24, 40, 4]);
+    expect(out.loaded).toEqual([8, 24, 40, 4]);
+    expect(out.same).toBe(true);
   });
 
   it("types --set overrides like their Budget field, and refuses a CUDA device that PyTorch does not see", async () => {
@@ -203,7 +227,7 @@ print(json.dumps({"none": acc(0.0), "half": acc(1.0)}))`)) as { none: number[]; 
 import json, torch
 from training import device
 from training.pipeline import parse_budget
-out = {"budget": parse_budget(["route_biases=0,1", "val_n=20", "label_floor=0.25"]),
+out = {"budget": parse_budget(["route_biases=0,1", "val_n=20", "label_floor=0.25", "expert_dims=32,64,256"]),
        "auto": str(device.use("auto")), "has_cuda": torch.cuda.is_available()}
 try:
     device.use("cuda")
@@ -215,7 +239,12 @@ print(json.dumps(out))`)) as {
       has_cuda: boolean;
       refused?: string;
     };
-    expect(out.budget).toEqual({ route_biases: "0,1", val_n: 20, label_floor: 0.25 });
+    expect(out.budget).toEqual({
+      route_biases: "0,1",
+      val_n: 20,
+      label_floor: 0.25,
+      expert_dims: "32,64,256",
+    });
     expect(out.auto).toBe(out.has_cuda ? "cuda" : "cpu");
     if (!out.has_cuda) expect(out.refused).toMatch(/sees no CUDA device/);
   });

@@ -39,6 +39,12 @@ class SmallCNN(nn.Module):
         return self.fc2(x)
 
 
+def small_cnn_like(state: dict) -> SmallCNN:
+    """An untrained SmallCNN with the shape of a saved state dict (any widths, any classes)."""
+    return SmallCNN(classes=state["fc2.weight"].shape[0], c1=state["conv1.weight"].shape[0],
+                    c2=state["conv2.weight"].shape[0], hidden=state["fc1.weight"].shape[0])
+
+
 def from_expert(expert: SmallCNN, classes: int) -> SmallCNN:
     """A SmallCNN with `classes` outputs that starts from an expert's weights, all but the last layer."""
     net = SmallCNN(classes=classes, c1=expert.conv1.out_channels, c2=expert.conv2.out_channels,

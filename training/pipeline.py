@@ -26,7 +26,7 @@ from . import data, device, manifests, report
 from .certify import (accuracy_at, certificate, certified_accuracy, cohen_certify, dual_certify, option_radii,
                       option_weights, sample_counts, sample_logits, soft_labels, threshold_labels)
 from .export import check_parity, onnx_bytes, write_content_addressed
-from .nets import Denoiser, SmallCNN, count_macs, count_params, from_expert
+from .nets import Denoiser, SmallCNN, count_macs, count_params, from_expert, small_cnn_like
 from .train import (TrainConfig, choice_sigma, fixed_sigma, noisy_accuracy, predict, train_classifier,
                     train_denoiser, uniform_sigma)
 
@@ -48,6 +48,9 @@ class Budget:
     # consistency weights tried for each expert (0: Gaussian augmentation only); with more than one,
     # each sigma keeps the one whose smoothed expert has the larger ACR on the validation images
     expert_lams: str = "0,10"
+    # the experts' SmallCNN widths: conv1 channels, conv2 channels, hidden units (the experts'
+    # estimator starts from expert-1.0 and so has them too)
+    expert_dims: str = "16,32,128"
     label_n: int = 60000          # training images given soft labels (experts configuration)
     label_n_denoised: int = 2000  # training images given soft labels (denoised configuration)
     label_test_n: int = 300      # test images given soft labels (estimator evaluation)
@@ -130,7 +133,10 @@ class Run:
         return os.path.exists(self.path(name))
 
     def load(self, name: str, net: torch.nn.Module) -> torch.nn.Module:
-        net.load_state_dict(torch.load(self.path(name), map_location="cpu"))
+        state = torch.load(self.path(name), map_location="cpu")
+        if isinstance(net, SmallCNN):  # the widths are the checkpoint's (Budget.expert_dims)
+            net = small_cnn_like(state)
+        net.load_state_dict(state)
         return net.to(self.device).eval()
 
     def train_or_load(self, name: str, net: torch.nn.Module, fit) -> tuple[torch.nn.Module, bool]:
@@ -210,7 +216,8 @@ def grid(spec: str) -> list[float]:
 def train_expert(run: Run, i: int, s: float, lam: float, name: str) -> tuple[torch.nn.Module, bool]:
     b = run.budget
     cfg = TrainConfig(epochs=b.expert_epochs, batch=b.expert_batch, seed=100 + i, lam=lam, log_every=0)
-    return run.train_or_load(name, SmallCNN(),
+    c1, c2, hidden = (int(v) for v in b.expert_dims.split(","))
+    return run.train_or_load(name, SmallCNN(c1=c1, c2=c2, hidden=hidden),
                              lambda n: train_classifier(n, run.train.x, run.train.y, fixed_sigma(s), cfg, log=run.log))
 
 
@@ -369,20 +376,21 @@ def val_certificates(run: Run, options) -> dict[str, torch.Tensor]:
     return out
 
 
-def routes(logits0: torch.Tensor, logits: torch.Tensor, bias: torch.Tensor, alpha: float):
-    """CERTIFY on the routing of the estimator whose draws gave `logits0` (selection) and `logits`
-    (estimation), with `bias` added to its logits: (option or -1 to abstain [N], R_sigma [N])."""
+def routes(logits0: torch.Tensor, logits: torch.Tensor, bias: torch.Tensor, alpha: float,
+           sigma_e: float = SIGMA_E):
+    """CERTIFY on the routing of the estimator whose draws (at sigma_e) gave `logits0` (selection)
+    and `logits` (estimation), with `bias` added to its logits: (option or -1 to abstain [N], R_sigma [N])."""
     def votes(z: torch.Tensor) -> torch.Tensor:
         return F.one_hot((z + bias).argmax(2), z.shape[2]).sum(1)
 
-    return certificate(votes(logits0), votes(logits), logits.shape[1], alpha, SIGMA_E)
+    return certificate(votes(logits0), votes(logits), logits.shape[1], alpha, sigma_e)
 
 
 def routed_accuracy(logits0: torch.Tensor, logits: torch.Tensor, bias: torch.Tensor, r_stage: torch.Tensor,
-                    alpha: float) -> torch.Tensor:
+                    alpha: float, sigma_e: float = SIGMA_E) -> torch.Tensor:
     """Dual RS certified accuracy at VAL_RADII of `routes`, min(R_sigma, R_c) with R_c the routed
     expert's stage certificate `r_stage`."""
-    routed, r_sigma = routes(logits0, logits, bias, alpha)
+    routed, r_sigma = routes(logits0, logits, bias, alpha, sigma_e)
     # r_sigma is 0 where the estimator abstains, whatever the expert at index 0 certifies
     r_c = r_stage.gather(1, routed.clamp(min=0).reshape(-1, 1)).squeeze(1)
     return accuracy_at(torch.minimum(r_sigma, r_c), VAL_RADII)

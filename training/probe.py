@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 
@@ -66,23 +67,23 @@ def rounded(gap: torch.Tensor) -> list[float]:
     return [round(100 * float(v), 1) for v in gap]
 
 
-def score(run: Run, net: torch.nn.Module, certs: dict, best: dict) -> dict:
+def score(run: Run, net: torch.nn.Module, certs: dict, best: dict, sigma_e: float) -> dict:
     """Validation gaps to the best global sigma, without and with the routing bias chosen on the even
     images, and how well p(0.25) separates the images that need 0.25."""
     b = run.budget
-    logits0 = sample_logits(net, run.val.x, SIGMA_E, b.val_n0, seed=12)
-    logits = sample_logits(net, run.val.x, SIGMA_E, b.val_cert_n, seed=13)
+    logits0 = sample_logits(net, run.val.x, sigma_e, b.val_n0, seed=12)
+    logits = sample_logits(net, run.val.x, sigma_e, b.val_cert_n, seed=13)
     def gap(bias: tuple[float, float], half: str) -> torch.Tensor:
         vec = torch.zeros(len(SIGMAS))
         vec[SMALL], vec[HALF] = bias
         h = HALVES[half]
-        return routed_accuracy(logits0[h], logits[h], vec, certs["stage"][h], b.cert_alpha / 2) - best[half]
+        return routed_accuracy(logits0[h], logits[h], vec, certs["stage"][h], b.cert_alpha / 2, sigma_e) - best[half]
 
     even = {(s, h): gap((s, h), "even")[:BAND] for s in BIASES for h in BIASES}
     chosen = max(even, key=lambda k: (float(even[k].min()), float(even[k].mean())))
     vec = torch.zeros(len(SIGMAS))
     vec[SMALL], vec[HALF] = chosen
-    routed, _ = routes(logits0, logits, vec, b.cert_alpha / 2)
+    routed, _ = routes(logits0, logits, vec, b.cert_alpha / 2, sigma_e)
     needs = needs_small(certs["stage"])
     p_small = logits.softmax(2)[..., SMALL].mean(1)
     top = p_small.argsort(descending=True)[:100]
@@ -98,11 +99,13 @@ def score(run: Run, net: torch.nn.Module, certs: dict, best: dict) -> dict:
     }
 
 
-def variants(run: Run, radii: torch.Tensor) -> dict:
+def variants(run: Run, radii: torch.Tensor, sigma_e: float) -> dict:
     """name -> (net factory, labels, epochs)."""
     b = run.budget
     zoo_rule = estimator_labels(b, radii, (1.0, 0.5))[:3]
-    small = lambda: from_expert(run.expert(SIGMA_E), len(SIGMAS))  # noqa: E731
+    # the expert whose noise is nearest sigma_e's (log scale; ties to the larger)
+    init = min(reversed(SIGMAS), key=lambda s: abs(math.log(s / sigma_e)))
+    small = lambda: from_expert(run.expert(init), len(SIGMAS))  # noqa: E731
     wide = lambda: WideCNN(classes=len(SIGMAS))  # noqa: E731
     epochs = 1 if run.args.smoke else 30
     return {
@@ -118,6 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--smoke", action="store_true", help="the pipeline's smoke budget, one epoch")
     p.add_argument("--work", default=None, help="the pipeline's work folder (default: out/training[-smoke])")
     p.add_argument("--variants", default="", help="comma-separated subset (default: all)")
+    p.add_argument("--sigma-e", type=float, default=SIGMA_E,
+                   help=f"the estimator's smoothing noise (default {SIGMA_E}: Dual RS as the zoo does it; a "
+                        "smaller one may cap R_sigma below the experts' radii)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="auto")
     p.add_argument("--data", default=data.DEFAULT_DIR)
@@ -133,18 +139,19 @@ def main(argv: list[str] | None = None) -> None:
     train_l = label_splits(run, b.label_n)[0]
     radii = _labels(run, "labels-experts-train", options, train_l, seed=20)
     chosen = set(filter(None, args.variants.split(",")))
-    out_path = os.path.join(run.work, "probe.json")
-    results = {"radii": VAL_RADII, "best_global": {h: rounded(v) for h, v in best.items()}}
-    for name, (make, (keep, q, labels), epochs) in variants(run, radii).items():
+    sigma_e = args.sigma_e
+    out_path = os.path.join(run.work, "probe.json" if sigma_e == SIGMA_E else f"probe-sigma-e-{sigma_e:g}.json")
+    results = {"radii": VAL_RADII, "sigma_e": sigma_e, "best_global": {h: rounded(v) for h, v in best.items()}}
+    for name, (make, (keep, q, labels), epochs) in variants(run, radii, sigma_e).items():
         if chosen and name not in chosen:
             continue
         t0 = time.time()
         net = make().to(run.device)
         cfg = TrainConfig(epochs=epochs, seed=200, lam=b.est_lam, eta=b.est_eta, batch=256, log_every=0)
-        train_classifier(net, train_l.x[keep], q, fixed_sigma(SIGMA_E), cfg,
+        train_classifier(net, train_l.x[keep], q, fixed_sigma(sigma_e), cfg,
                          class_weight=option_weights(labels, len(SIGMAS), b.weight_power), log=lambda _: None)
         trained = time.time() - t0
-        results[name] = dict(score(run, net, certs, best), epochs=epochs, train_seconds=round(trained, 1),
+        results[name] = dict(score(run, net, certs, best, sigma_e), epochs=epochs, train_seconds=round(trained, 1),
                              label_counts=torch.bincount(labels, minlength=len(SIGMAS)).tolist(),
                              trained_on=run.trained_on())
         run.log(f"probe {name}: {results[name]}")
