@@ -497,12 +497,37 @@ describe("API keys and rate limits", () => {
     }
   });
 
-  it("429 with Retry-After once a key spends its requests", async () => {
+  it("429 with Retry-After once a tenant spends its requests, counting down in RateLimit-*", async () => {
     const auth = { authorization: `Bearer ${key}` };
-    for (let i = 0; i < 3; i++)
-      expect((await guarded.call("/certifiers", { headers: auth })).status).toBe(200);
+    for (let i = 0; i < 3; i++) {
+      const ok = await guarded.call("/certifiers", { headers: auth });
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get("ratelimit-limit")).toBe("3");
+      expect(ok.headers.get("ratelimit-remaining")).toBe(String(2 - i));
+      expect(Number(ok.headers.get("ratelimit-reset"))).toBeGreaterThan(3500);
+    }
     const limited = await guarded.call("/certifiers", { headers: auth });
     await problemOf(limited, 429);
-    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(3500);
+    expect(limited.headers.get("ratelimit-remaining")).toBe("0");
+  });
+
+  it("counts the keys of one tenant against one budget, and each tenant apart", async () => {
+    const { hashApiKey } = await import("../src/server/middleware/auth.js");
+    const server = await startTestServer({
+      API_KEYS: [`team-a:${hashApiKey("a1")}`, `team-a:${hashApiKey("a2")}`, hashApiKey("b")].join(","),
+      RATE_LIMIT: "2",
+      RATE_LIMIT_WINDOW: "3600",
+    });
+    try {
+      const as = (k: string) => ({ headers: { authorization: `Bearer ${k}` } });
+      expect((await server.call("/certifiers", as("a1"))).status).toBe(200);
+      expect((await server.call("/certifiers", as("a2"))).status).toBe(200);
+      await problemOf(await server.call("/certifiers", as("a1")), 429);
+      await problemOf(await server.call("/certifiers", as("a2")), 429);
+      expect((await server.call("/certifiers", as("b"))).status).toBe(200);
+    } finally {
+      await server.stop();
+    }
   });
 });

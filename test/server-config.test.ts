@@ -30,6 +30,7 @@ describe("server configuration", () => {
       [{ ALLOW_PRIVATE_WEBHOOKS: "maybe" }, /ALLOW_PRIVATE_WEBHOOKS.*true or false/],
       [{ REDIS_URL: "localhost:6379" }, /REDIS_URL/],
       [{ RATE_LIMIT: "-1" }, /RATE_LIMIT/],
+      [{ RATE_LIMIT_WINDOW: "0.5" }, /RATE_LIMIT_WINDOW/],
       [{ JOB_RETENTION: "10" }, /JOB_RETENTION/],
     ];
     for (const [env, message] of bad) expect(() => loadConfig(env)).toThrow(message);

@@ -71,7 +71,15 @@ describe("CORS with listed origins", () => {
     expect(res.headers.get("location")).toMatch(/^\/certify\//);
     expect(res.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
     expect(list(res.headers.get("access-control-expose-headers"))).toEqual(
-      expect.arrayContaining(["location", "retry-after", "x-request-id", "link"]),
+      expect.arrayContaining([
+        "location",
+        "retry-after",
+        "x-request-id",
+        "link",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+      ]),
     );
     expect(list(res.headers.get("vary"))).toContain("origin");
   });

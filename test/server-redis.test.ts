@@ -1,7 +1,9 @@
 import { join } from "node:path";
+import { RateLimiterRes } from "rate-limiter-flexible";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localModelStore } from "../src/runtime/model-store.js";
 import { createRedisWorker, type RedisWorker } from "../src/server/jobs/redis-worker.js";
+import { openRateLimiter } from "../src/server/rate-limiter.js";
 import { type RedisServer, startRedis } from "./helpers/redis.js";
 import { startTestServer } from "./helpers/server.js";
 
@@ -97,6 +99,46 @@ describe("REDIS_URL", () => {
     } finally {
       await worker?.close();
       await server.stop();
+    }
+  });
+
+  it("holds RATE_LIMIT for the deployment: API processes on one Redis share each tenant's budget", async () => {
+    const env = { REDIS_URL: redis.url, REDIS_PREFIX: "limits", RATE_LIMIT: "3", RATE_LIMIT_WINDOW: "3600" };
+    const a = await startTestServer(env);
+    const b = await startTestServer(env);
+    try {
+      expect((await a.call("/certifiers")).status).toBe(200);
+      expect((await b.call("/certifiers")).status).toBe(200);
+      const third = await a.call("/certifiers");
+      expect(third.status).toBe(200);
+      expect(third.headers.get("ratelimit-remaining")).toBe("0");
+      expect((await b.call("/certifiers")).status).toBe(429);
+      expect((await a.call("/certifiers")).status).toBe(429);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it("counts in each process while Redis is away, neither refusing nor waving through every request", async () => {
+    const own = await startRedis();
+    const { limiter, close } = await openRateLimiter(
+      { limit: 2, windowSeconds: 3600 },
+      { url: own.url, prefix: "away" },
+    );
+    try {
+      if (!limiter) throw new Error("expected a limiter");
+      await limiter.consume("t");
+      await limiter.consume("t");
+      await expect(limiter.consume("t")).rejects.toBeInstanceOf(RateLimiterRes);
+      await own.destroy();
+      // Redis is gone: the process's own count starts from nothing and still stops at the limit.
+      await limiter.consume("t");
+      await limiter.consume("t");
+      await expect(limiter.consume("t")).rejects.toBeInstanceOf(RateLimiterRes);
+    } finally {
+      await close();
+      await own.destroy();
     }
   });
 });

@@ -3,6 +3,7 @@ import { Scalar } from "@scalar/hono-api-reference";
 import type { MiddlewareHandler } from "hono";
 import { requestId } from "hono/request-id";
 import { routePath } from "hono/route";
+import { type RateLimiterAbstract, RateLimiterMemory } from "rate-limiter-flexible";
 import type { ModelStore } from "../runtime/model-store.js";
 import { createCatalog } from "./catalog.js";
 import type { AppEnv, Services } from "./env.js";
@@ -21,8 +22,8 @@ export interface AppOptions {
   store: ModelStore;
   /** The accepted API keys (hashes and tenants); none: every caller is anonymous (loopback only). */
   apiKeys?: readonly ApiKey[] | undefined;
-  /** Requests per window per API key; limit 0 turns it off. Default 600 per 60 s. */
-  rateLimit?: { limit: number; windowSeconds: number } | undefined;
+  /** Requests per tenant (`openRateLimiter`); null: no limit. Default 600 per 60 s in this process. */
+  rateLimiter?: RateLimiterAbstract | null | undefined;
   /** Queued jobs a tenant may have at once; past it a new job is a 429. Default 1000; 0: no cap. */
   maxQueuedJobs?: number | undefined;
   /** Largest request body in bytes; default 4 MiB. */
@@ -60,8 +61,14 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     await next();
   });
   const auth = apiKeyAuth(options.apiKeys ?? []);
-  const limit = rateLimit(options.rateLimit ?? { limit: 600, windowSeconds: 60 });
-  for (const path of guarded) app.use(path, auth, limit);
+  const limiter =
+    options.rateLimiter === undefined
+      ? new RateLimiterMemory({ points: 600, duration: 60 })
+      : options.rateLimiter;
+  for (const path of guarded) {
+    app.use(path, auth);
+    if (limiter) app.use(path, rateLimit(limiter));
+  }
   app.use(bodyLimit(options.bodyLimit ?? 4 * 1024 * 1024));
 
   const api = createApi();

@@ -68,8 +68,13 @@ export const ConfigEnv = z
       .int()
       .min(0)
       .default(600)
-      .describe("requests per window per API key; 0: off"),
-    RATE_LIMIT_WINDOW: z.coerce.number().positive().default(60).describe("rate-limit window in seconds"),
+      .describe("requests per window per tenant, shared by the API processes on one Redis; 0: off"),
+    RATE_LIMIT_WINDOW: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(60)
+      .describe("rate-limit window in whole seconds"),
     JOB_RETENTION: z.coerce
       .number()
       .int()

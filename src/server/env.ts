@@ -20,8 +20,6 @@ export interface AppEnv {
   Variables: {
     services: Services;
     requestId: string;
-    /** Who is calling: the API key's id (a prefix of its hash), or `anonymous` on loopback without keys. */
-    principal: string;
     /** Whom the caller acts for: the jobs it may see, and the scope of its idempotency keys. */
     tenant: string;
   };

@@ -8,6 +8,7 @@ import { loadConfig, type ServerConfig } from "./config.js";
 import { redisFailureLedger } from "./failure-ledger.js";
 import type { JobQueue } from "./jobs/types.js";
 import { openQueue } from "./queue.js";
+import { openRateLimiter } from "./rate-limiter.js";
 
 export interface StartOptions {
   /** Settings; default: `loadConfig()` from the environment. */
@@ -36,11 +37,15 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     options.store ??
     openModelStore(config.modelStore, { cacheDir: config.modelCacheDir, endpoint: config.s3Endpoint });
   const queue = options.queue ?? (await openQueue(config, store));
+  const limits = await openRateLimiter(config.rateLimit, redisOf(config)).catch(async (e: unknown) => {
+    await queue.close();
+    throw e;
+  });
   const app = createApp({
     queue,
     store,
     apiKeys: config.apiKeys,
-    rateLimit: config.rateLimit,
+    rateLimiter: limits.limiter,
     maxQueuedJobs: config.maxQueuedJobs,
     bodyLimit: config.bodyLimit,
     allowPrivateWebhooks: config.allowPrivateWebhooks,
@@ -56,6 +61,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     },
   ).catch(async (e: unknown) => {
     await queue.close();
+    await limits.close();
     throw e;
   });
   const metrics = config.cloudwatch
@@ -76,12 +82,18 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
         // The last datapoint is read from the queue, so it goes out before the queue closes.
         await metrics?.stop();
         await queue.close();
+        await limits.close();
         if ("closeAllConnections" in server) server.closeAllConnections();
         await stopped;
       })();
       return closing;
     },
   };
+}
+
+/** Where the API processes of one deployment share state: their queue's Redis, if any. */
+function redisOf({ redisUrl, redisPrefix }: ServerConfig): { url: string; prefix: string } | undefined {
+  return redisUrl ? { url: redisUrl, prefix: redisPrefix } : undefined;
 }
 
 /** On Redis, the API processes of one deployment share which failures they reported. */

@@ -39,7 +39,6 @@ export function apiKeyAuth(keys: readonly ApiKey[]): MiddlewareHandler<AppEnv> {
   const accepted = keys.map((k) => Buffer.from(k.hash, "hex"));
   return async (c, next) => {
     if (accepted.length === 0) {
-      c.set("principal", ANONYMOUS);
       c.set("tenant", ANONYMOUS);
       return next();
     }
@@ -69,7 +68,6 @@ export function apiKeyAuth(keys: readonly ApiKey[]): MiddlewareHandler<AppEnv> {
         challenge,
       );
     }
-    c.set("principal", `key-${key.hash.slice(0, 12)}`);
     c.set("tenant", key.tenant);
     return next();
   };

@@ -15,7 +15,16 @@ export function cors(origins: CorsOrigins): MiddlewareHandler<AppEnv> {
     origin: origins === "*" ? "*" : [...origins],
     allowMethods: ["GET", "HEAD", "POST", "DELETE"],
     allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "Prefer"],
-    exposeHeaders: ["Location", "Retry-After", "X-Request-Id", "Link", "Preference-Applied"],
+    exposeHeaders: [
+      "Location",
+      "Retry-After",
+      "X-Request-Id",
+      "Link",
+      "Preference-Applied",
+      "RateLimit-Limit",
+      "RateLimit-Remaining",
+      "RateLimit-Reset",
+    ],
     // Browsers cap this (Chromium at 2 hours); 10 minutes spares most preflights.
     maxAge: 600,
   });

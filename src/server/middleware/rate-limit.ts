@@ -1,57 +1,46 @@
 import type { MiddlewareHandler } from "hono";
+import { type RateLimiterAbstract, RateLimiterRes } from "rate-limiter-flexible";
 import type { AppEnv } from "../env.js";
 import { ProblemError, problemTypes } from "./problem.js";
 
-export interface RateLimitOptions {
-  /** Requests a caller may make per window; 0 turns the limit off. */
-  limit: number;
-  windowSeconds: number;
-  now?: () => number;
-}
-
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
 /**
- * A token bucket per caller (`principal`): `limit` requests at once, refilled at `limit` per
- * window. An empty bucket answers 429 with `Retry-After`, the seconds until one request fits.
+ * Spends one request of the calling tenant's budget in `limiter`: the keys of one tenant share it,
+ * as they share its jobs. Every answer says what is left in `RateLimit-Limit`, `RateLimit-Remaining`
+ * and `RateLimit-Reset` (seconds; draft-ietf-httpapi-ratelimit-headers); an empty budget answers
+ * 429 with `Retry-After`, the seconds until the window turns.
  */
-export function rateLimit({
-  limit,
-  windowSeconds,
-  now = Date.now,
-}: RateLimitOptions): MiddlewareHandler<AppEnv> {
-  const buckets = new Map<string, Bucket>();
-  const perMs = limit / (windowSeconds * 1000);
+export function rateLimit(limiter: RateLimiterAbstract): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (limit <= 0) return next();
-    const who = c.get("principal");
-    const t = now();
-    const bucket = buckets.get(who) ?? { tokens: limit, at: t };
-    bucket.tokens = Math.min(limit, bucket.tokens + (t - bucket.at) * perMs);
-    bucket.at = t;
-    buckets.set(who, bucket);
-    if (bucket.tokens < 1) {
-      const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000));
+    let spent: RateLimiterRes;
+    try {
+      spent = await limiter.consume(c.get("tenant"));
+    } catch (e) {
+      if (!(e instanceof RateLimiterRes)) throw e;
+      const retryAfter = secondsUntil(e);
       throw new ProblemError(
         {
           type: problemTypes.rateLimited,
           title: "Too Many Requests",
           status: 429,
-          detail: `rate limit of ${limit} requests per ${windowSeconds} s exceeded; retry in ${retryAfter} s`,
+          detail: `rate limit of ${limiter.points} requests per ${limiter.duration} s exceeded; retry in ${retryAfter} s`,
         },
-        { "Retry-After": String(retryAfter) },
+        { "Retry-After": String(retryAfter), ...budgetHeaders(limiter, e) },
       );
     }
-    bucket.tokens -= 1;
-    if (buckets.size > 10_000) prune(buckets, limit);
+    for (const [name, value] of Object.entries(budgetHeaders(limiter, spent))) c.header(name, value);
     return next();
   };
 }
 
-/** Forgets full buckets, which hold nothing a fresh one would not. */
-function prune(buckets: Map<string, Bucket>, limit: number): void {
-  for (const [k, b] of buckets) if (b.tokens >= limit) buckets.delete(k);
+function budgetHeaders(limiter: RateLimiterAbstract, res: RateLimiterRes): Record<string, string> {
+  return {
+    "RateLimit-Limit": String(limiter.points),
+    "RateLimit-Remaining": String(Math.max(0, res.remainingPoints)),
+    "RateLimit-Reset": String(secondsUntil(res)),
+  };
+}
+
+/** Whole seconds until the window turns, at least 1 (a Retry-After of 0 invites a retry storm). */
+function secondsUntil(res: RateLimiterRes): number {
+  return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
 }
