@@ -145,6 +145,23 @@ describe("retries", () => {
     expect(error).not.toBeInstanceOf(APIConnectionTimeoutError);
   });
 
+  it("deletes once: a 404 after an attempt whose answer was lost means the job is gone", async () => {
+    const client = new Dualrs({ baseURL, maxRetries: 2, timeout: 200 });
+    script["DELETE /certify/job-1"] = [{ status: 503, headers: { "retry-after": "0" } }, { status: 404 }];
+    await expect(client.certify.delete("job-1")).resolves.toBeUndefined();
+    script["DELETE /certify/job-1"] = [{ status: 204, hang: true }, { status: 404 }];
+    await expect(client.certify.delete("job-1")).resolves.toBeUndefined();
+    expect(seen).toHaveLength(4);
+    // Heard at once, or after an answer that was heard (429), a 404 is an unknown job.
+    script["DELETE /certify/job-1"] = [{ status: 404 }];
+    await expect(client.certify.delete("job-1")).rejects.toBeInstanceOf(NotFoundError);
+    script["DELETE /certify/job-1"] = [{ status: 429, headers: { "retry-after": "0" } }, { status: 404 }];
+    await expect(client.certify.delete("job-1")).rejects.toBeInstanceOf(NotFoundError);
+    // A read that gets 404 after a 503 is still an unknown job.
+    script["GET /certify/job-1"] = [{ status: 503, headers: { "retry-after": "0" } }, { status: 404 }];
+    await expect(client.certify.get("job-1")).rejects.toBeInstanceOf(NotFoundError);
+  });
+
   it("times out a request that gets no answer, on every attempt", async () => {
     script["GET /certifiers"] = [{ status: 200, hang: true }];
     const client = new Dualrs({ baseURL, maxRetries: 1, timeout: 100 });

@@ -31,8 +31,9 @@ export interface Transport {
 /**
  * Sends a request and answers its JSON body. Connection errors, timeouts and retryable statuses
  * (see `shouldRetry`) are retried with backoff; that is safe for every request the client makes
- * (reads, cancels, and creates, which always carry an `Idempotency-Key`). Any other status is
- * thrown as the `APIError` subclass of its status, with the problem document the server sent.
+ * (reads, cancels, deletes, and creates, which always carry an `Idempotency-Key`). Any other
+ * status is thrown as the `APIError` subclass of its status, with the problem document the server
+ * sent.
  */
 export async function send<T>(t: Transport, req: Request): Promise<T> {
   const url = new URL(t.baseURL.replace(/\/+$/, "") + req.path);
@@ -42,6 +43,8 @@ export async function send<T>(t: Transport, req: Request): Promise<T> {
   if (t.apiKey) headers.authorization = `Bearer ${t.apiKey}`;
   if (req.body !== undefined) headers["content-type"] = "application/json";
   const retries = req.maxRetries ?? t.maxRetries;
+  // Whether an earlier attempt may have done its work without its answer reaching us.
+  let unheard = false;
   for (let attempt = 0; ; attempt++) {
     const timeout = AbortSignal.timeout(req.timeout ?? t.timeout);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
@@ -61,12 +64,16 @@ export async function send<T>(t: Transport, req: Request): Promise<T> {
         ? new APIConnectionTimeoutError("request timed out", { cause: e })
         : new APIConnectionError(`connection error: ${(e as Error).message}`, { cause: e });
       if (attempt >= retries) throw error;
+      unheard = true;
       await pause(attempt, null, req.signal);
       continue;
     }
     if (res.ok) return (text ? JSON.parse(text) : undefined) as T;
+    // A DELETE retried after an unheard attempt: 404 says the resource is gone, as was asked.
+    if (req.method === "DELETE" && res.status === 404 && unheard) return undefined as T;
     const error = apiError(res.status, problemOf(text), res.headers);
     const retryAfter = res.headers.get("retry-after");
+    unheard ||= res.status >= 500;
     if (attempt >= retries || !shouldRetry(res.status, retryAfter)) throw error;
     await pause(attempt, retryAfter, req.signal);
   }

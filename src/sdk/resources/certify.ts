@@ -63,7 +63,11 @@ export class Certify {
     });
   }
 
-  /** Forgets a finished job now: its input, certificate and deliveries. A job not yet finished is a `ConflictError`. */
+  /**
+   * Forgets a finished job now: its input, certificate and deliveries. A job not yet finished is a
+   * `ConflictError`, an unknown one a `NotFoundError`, unless an earlier attempt's answer was lost
+   * (a dropped connection, a timeout, a 5xx): then the job is gone, as was asked, and it resolves.
+   */
   async delete(id: string, options?: RequestOptions): Promise<void> {
     await send(this.t, { ...options, method: "DELETE", path: `/certify/${encodeURIComponent(id)}` });
   }
