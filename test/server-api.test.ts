@@ -512,6 +512,24 @@ describe("API keys and rate limits", () => {
     expect(limited.headers.get("ratelimit-remaining")).toBe("0");
   });
 
+  it("lets only the tenants of METRICS_TENANTS read /metrics, which names every tenant", async () => {
+    const { hashApiKey } = await import("../src/server/middleware/auth.js");
+    const server = await startTestServer({
+      API_KEYS: [`ops:${hashApiKey("o")}`, `team-a:${hashApiKey("a")}`].join(","),
+      METRICS_TENANTS: "ops",
+    });
+    try {
+      const as = (k: string) => ({ headers: { authorization: `Bearer ${k}` } });
+      expect((await server.call("/metrics", as("o"))).status).toBe(200);
+      const denied = await problemOf(await server.call("/metrics", as("a")), 403);
+      expect(denied.type).toBe("/problems/forbidden");
+      await problemOf(await server.call("/metrics"), 401);
+      expect((await server.call("/certifiers", as("a"))).status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it("counts the keys of one tenant against one budget, and each tenant apart", async () => {
     const { hashApiKey } = await import("../src/server/middleware/auth.js");
     const server = await startTestServer({

@@ -31,6 +31,10 @@ describe("server configuration", () => {
       [{ REDIS_URL: "localhost:6379" }, /REDIS_URL/],
       [{ RATE_LIMIT: "-1" }, /RATE_LIMIT/],
       [{ RATE_LIMIT_WINDOW: "0.5" }, /RATE_LIMIT_WINDOW/],
+      [
+        { API_KEYS: `ops:${"a".repeat(64)}`, METRICS_TENANTS: "ops,opz" },
+        /METRICS_TENANTS.*"opz" is no tenant/,
+      ],
       [{ JOB_RETENTION: "10" }, /JOB_RETENTION/],
     ];
     for (const [env, message] of bad) expect(() => loadConfig(env)).toThrow(message);

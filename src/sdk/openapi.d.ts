@@ -1149,6 +1149,15 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      /** @description METRICS_TENANTS is set and does not name this API key's tenant */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
       /** @description Rate limit exceeded; see Retry-After */
       429: {
         headers: {

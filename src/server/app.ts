@@ -9,7 +9,7 @@ import { createCatalog } from "./catalog.js";
 import type { AppEnv, Services } from "./env.js";
 import type { JobQueue } from "./jobs/types.js";
 import { httpRequests } from "./metrics.js";
-import { type ApiKey, apiKeyAuth } from "./middleware/auth.js";
+import { type ApiKey, apiKeyAuth, onlyTenants } from "./middleware/auth.js";
 import { bodyLimit } from "./middleware/body-limit.js";
 import { type CorsOrigins, cors } from "./middleware/cors.js";
 import { notFound, onError } from "./middleware/problem.js";
@@ -22,6 +22,8 @@ export interface AppOptions {
   store: ModelStore;
   /** The accepted API keys (hashes and tenants); none: every caller is anonymous (loopback only). */
   apiKeys?: readonly ApiKey[] | undefined;
+  /** Tenants whose keys may read `/metrics` (it spans every tenant); none: every caller. */
+  metricsTenants?: readonly string[] | undefined;
   /** Requests per tenant (`openRateLimiter`); null: no limit. Default 600 per 60 s in this process. */
   rateLimiter?: RateLimiterAbstract | null | undefined;
   /** Queued jobs a tenant may have at once; past it a new job is a 429. Default 1000; 0: no cap. */
@@ -69,6 +71,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     app.use(path, auth);
     if (limiter) app.use(path, rateLimit(limiter));
   }
+  app.use("/metrics", onlyTenants(options.metricsTenants ?? []));
   app.use(bodyLimit(options.bodyLimit ?? 4 * 1024 * 1024));
 
   const api = createApi();

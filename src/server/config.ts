@@ -52,6 +52,16 @@ export const ConfigEnv = z
           .filter((key): key is ApiKey => key !== null),
       )
       .describe("comma-separated sha256 hashes (hex) of the accepted API keys, each optionally TENANT:HASH"),
+    METRICS_TENANTS: z
+      .string()
+      .default("")
+      .transform((s) =>
+        s
+          .split(",")
+          .map((t) => t.trim())
+          .filter((t) => t !== ""),
+      )
+      .describe("comma-separated tenants whose keys may read /metrics; empty: every caller"),
     WEBHOOK_SECRET: z
       .string()
       .refine((v) => {
@@ -185,6 +195,14 @@ export const ConfigEnv = z
         message: `required to listen on ${env.HOST}, beyond loopback: set the sha256 of at least one API key`,
       });
     }
+    const tenants = new Set(env.API_KEYS.map((k) => k.tenant));
+    for (const tenant of env.METRICS_TENANTS.filter((t) => !tenants.has(t))) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["METRICS_TENANTS"],
+        message: `"${tenant}" is no tenant of API_KEYS (name the TENANT of a TENANT:HASH entry)`,
+      });
+    }
     if (env.WORKER_CONCURRENCY === 0 && !env.REDIS_URL) {
       ctx.addIssue({
         code: "custom",
@@ -211,6 +229,8 @@ export interface ServerConfig {
   redisPrefix: string;
   dataDir: string;
   apiKeys: ApiKey[];
+  /** Tenants that may read /metrics; empty: every caller. */
+  metricsTenants: string[];
   webhookSecret: string | undefined;
   rateLimit: { limit: number; windowSeconds: number };
   /** Queued jobs a tenant may have at once; 0: no cap. */
@@ -268,6 +288,7 @@ export function loadConfig(
     redisPrefix: e.REDIS_PREFIX,
     dataDir: e.DATA_DIR,
     apiKeys: e.API_KEYS,
+    metricsTenants: e.METRICS_TENANTS,
     webhookSecret: e.WEBHOOK_SECRET,
     rateLimit: { limit: e.RATE_LIMIT, windowSeconds: e.RATE_LIMIT_WINDOW },
     maxQueuedJobs: e.MAX_QUEUED_JOBS,

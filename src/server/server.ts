@@ -45,6 +45,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     queue,
     store,
     apiKeys: config.apiKeys,
+    metricsTenants: config.metricsTenants,
     rateLimiter: limits.limiter,
     maxQueuedJobs: config.maxQueuedJobs,
     bodyLimit: config.bodyLimit,

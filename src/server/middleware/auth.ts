@@ -80,3 +80,22 @@ function withHeaders<T extends { headers: Record<string, string> }>(
   Object.assign(e.headers, headers);
   return e;
 }
+
+/**
+ * Lets only the callers acting for one of `tenants` through (403 for the others); an empty list
+ * lets every caller through. For operator views that span tenants, such as `/metrics`.
+ */
+export function onlyTenants(tenants: readonly string[]): MiddlewareHandler<AppEnv> {
+  const allowed = new Set(tenants);
+  return async (c, next) => {
+    if (allowed.size > 0 && !allowed.has(c.get("tenant"))) {
+      throw problem(
+        403,
+        problemTypes.forbidden,
+        "Forbidden",
+        "this API key's tenant may not read this resource",
+      );
+    }
+    return next();
+  };
+}

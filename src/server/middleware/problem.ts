@@ -31,6 +31,7 @@ export const PROBLEM_TYPE = "application/problem+json";
 export const problemTypes = {
   badRequest: "/problems/bad-request",
   unauthorized: "/problems/unauthorized",
+  forbidden: "/problems/forbidden",
   notFound: "/problems/not-found",
   conflict: "/problems/conflict",
   tooLarge: "/problems/payload-too-large",
