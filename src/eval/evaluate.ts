@@ -4,7 +4,7 @@ import { InputError } from "../core/errors.js";
 import { type CertifyParameters, type ResolvedParameters, resolveParameters } from "../core/parameters.js";
 import { type AccuracyPoint, accuracyTally, RADII } from "./accuracy.js";
 import type { ImageDataset } from "./dataset.js";
-import { drawsOf, drawsOfRow, type EvalRow, rowOf } from "./row.js";
+import { drawsOf, type EvalRow, rowOf } from "./row.js";
 
 export interface EvaluateOptions {
   /** How many images: 0, skip, 2 skip, ... while they exist in the data set. */
@@ -96,7 +96,7 @@ export async function evaluate(
     const earlier = done.get(idx);
     if (earlier) {
       tally.add(earlier);
-      draws += drawsOfRow(earlier, parameters);
+      draws += drawsOf(earlier, parameters);
       hooks.onProgress?.({ images: k + 1, total: indices.length });
       continue;
     }
@@ -113,7 +113,7 @@ export async function evaluate(
       },
     );
     const row = rowOf(cert, idx, label, (performance.now() - start) / 1000);
-    draws += drawsOf(cert);
+    draws += drawsOf(row, parameters);
     tally.add(row);
     await hooks.onRow?.(row, cert);
     hooks.onProgress?.({ images: k + 1, total: indices.length });

@@ -49,14 +49,8 @@ export function rowOf(cert: Certificate, idx: number, label: number, time: numbe
   return row;
 }
 
-/** Noisy draws a certificate took: n0 + n per stage that ran. */
-export function drawsOf(cert: Certificate): number {
-  const { estimator, classifier } = cert.stages;
-  return [estimator, classifier].reduce((sum, s) => sum + (s ? s.n0 + s.n : 0), 0);
-}
-
-/** The same for a row read back from a TSV: n0 + n for each stage that the row shows ran. */
-export function drawsOfRow(row: EvalRow, parameters: { n0: number; n: number }): number {
+/** Noisy draws an input took, from its row: n0 + n for each stage that the row shows ran. */
+export function drawsOf(row: EvalRow, parameters: { n0: number; n: number }): number {
   // The classifier stage ran wherever an option was chosen, by the estimator or as its fallback.
   const stages = row.dual ? (row.dual.sigma === null ? 1 : 2) : 1;
   return stages * (parameters.n0 + parameters.n);
