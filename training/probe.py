@@ -1,7 +1,8 @@
-"""Ask whether the variance estimator's capacity or its label rule keeps Dual RS below the best
-global sigma.
+"""Ask whether the variance estimator's capacity, its label rule or its noise keeps Dual RS below
+the best global sigma.
 
     /usr/bin/python3 -m training.probe [--device cuda] [--work out/training] [--variants ...]
+                                       [--sigma-e S]
 
 Trains estimator variants, a net (the zoo's SmallCNN started from `expert-1.0`, or the 230 times
 larger WideCNN) by a label rule, on the zoo's 100-draw training labels, and scores each on the
@@ -13,6 +14,10 @@ well the estimator's mean probability for sigma = 0.25 picks out the images that
 0.25 certifies them beyond r = 0.25 and sigma = 0.5 does not). Reuses the pipeline's cached
 labels and validation certificates; writes `probe.json` in the work folder. Meant for a GPU: the
 wide variants take a few minutes each on one H100 and about a day each on two CPU cores.
+
+`--sigma-e` trains and smooths the estimators at another sigma_e (started from the expert nearest
+it) and writes `probe-sigma-e-<S>.json`: below the largest option's sigma, R_sigma may cap the
+certificate, so Dual RS itself keeps sigma_e = 1.0.
 """
 
 from __future__ import annotations
