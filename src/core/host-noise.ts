@@ -6,13 +6,15 @@ import { fillGaussian } from "./noise.js";
  * batch and asks the base classifier for its classes. Memory is one batch of inputs.
  */
 export function withHostNoise(model: BatchClassifier): NoisyClassifier {
-  let buffer = new Float32Array(0);
+  // Buffers are reused, one per batch in flight: a batch's inputs stay untouched until it is classified.
+  const free: Float32Array[] = [];
   return {
     classes: model.classes,
     async countBatch(b: DrawBatch): Promise<Uint32Array> {
       const dim = b.x.length;
       const size = dim * b.count;
-      if (buffer.length < size) buffer = new Float32Array(size);
+      let buffer = free.pop();
+      if (!buffer || buffer.length < size) buffer = new Float32Array(size);
       const inputs = buffer.subarray(0, size);
       fillGaussian(inputs, dim, b.seed, b.stream, b.first, b.count);
       for (let k = 0; k < b.count; k++) {
@@ -20,8 +22,12 @@ export function withHostNoise(model: BatchClassifier): NoisyClassifier {
         for (let j = 0; j < dim; j++)
           inputs[row + j] = (b.x[j] as number) + b.sigma * (inputs[row + j] as number);
       }
-      const classes = await model.classify(inputs, b.count, b.sigma);
-      return countClasses(classes, model.classes);
+      try {
+        const classes = await model.classify(inputs, b.count, b.sigma);
+        return countClasses(classes, model.classes);
+      } finally {
+        free.push(buffer);
+      }
     },
   };
 }
