@@ -10,13 +10,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { certifyInput, fillGaussian } from "../src/core/index.js";
 import { buildNoiseModel } from "../src/runtime/graph/index.js";
-import {
-  createSession,
-  defaultInFlight,
-  loadCertifier,
-  localModelStore,
-  type NoiseMode,
-} from "../src/runtime/index.js";
+import { createSession, loadCertifier, localModelStore, type NoiseMode } from "../src/runtime/index.js";
 import { perSecond, throughput } from "./measure.js";
 
 const ZOO = process.env.DUALRS_ZOO ?? "models";
@@ -93,27 +87,6 @@ for (const threads of THREADS) {
   }
 }
 
-// Batches in flight per stage: onnxruntime makes a batch's noise on about one core, so a second
-// batch classifies on the others meanwhile. Same model, 2 threads, graph noise.
-const IN_FLIGHT = [1, 2, 3];
-const inFlightRates: { inFlight: number; rate: number }[] = [];
-for (const inFlight of IN_FLIGHT) {
-  const certifier = await loadCertifier(store, ID, {
-    providers: ["cpu"],
-    noise: "graph",
-    threads: 2,
-    inFlight,
-  });
-  let seed = 0;
-  const rate = await throughput(async () => {
-    await certifyInput(certifier, x, { n0: 100, n: 10_000, batchSize: BATCH, seed: seed++ });
-    return 10_100;
-  }, SECONDS);
-  await certifier.close();
-  inFlightRates.push({ inFlight, rate });
-  console.log(`certification, 2 threads, ${inFlight} batch(es) in flight  |  ${perSecond(rate)} samples`);
-}
-
 // Dual certification: two stages, so about half the samples/s of one stage, at equal model cost.
 const dual = await loadCertifier(store, DUAL_ID, { providers: ["cpu"], noise: "graph", threads: 2 }).catch(
   () => null,
@@ -177,17 +150,6 @@ ${rows
 
 Certification over raw inference, best setting: ${(best.cert / best.raw).toFixed(2)} (${best.noise} noise, ${best.threads} thread(s)).
 ${dualRate === null ? "" : `Dual certification runs two stages of n0 + n draws each; its samples/s count both.\n`}
-## Batches in flight
-
-Certification of the same model with 2 threads and graph noise, running 1, 2 or 3 batches of draws
-at once per stage (\`inFlight\`: by default half the cores, from 2 to 8; ${defaultInFlight()} here and in
-the table above). onnxruntime makes a batch's noise on about one core whatever its thread count, so
-another batch classifies meanwhile: the more idle cores, the more it gains.
-
-| batches in flight | rate (samples/s) | over one at a time |
-| ---: | ---: | ---: |
-${inFlightRates.map((r) => `| ${r.inFlight} | ${perSecond(r.rate)} | ${(r.rate / (inFlightRates[0]?.rate ?? r.rate)).toFixed(2)} |`).join("\n")}
-
 ## Memory
 
 Peak resident memory of one whole process (runtime, sessions and one certification) at growing n;

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import normalCdfFn from "@stdlib/stats-base-dists-normal-cdf";
 import * as ort from "onnxruntime-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { certifyInput } from "../src/core/certifier.js";
 import { ModelError } from "../src/core/errors.js";
 import type { ManifestInput } from "../src/core/manifest.js";
 import {
@@ -250,51 +249,6 @@ for (const noise of ["host", "graph"] as const) {
       const a = await model.countBatch({ x, sigma: 0.2, seed: 11, stream: 0, first: 0, count: n / 2 });
       const z = await model.countBatch({ x, sigma: 0.2, seed: 11, stream: 0, first: n / 2, count: n / 2 });
       expect([(a[0] ?? 0) + (z[0] ?? 0), (a[1] ?? 0) + (z[1] ?? 0)]).toEqual(Array.from(counts));
-    });
-
-    it("counts the same with any number of batches in flight, and stops starting batches on abort", async () => {
-      await write(
-        { ...base, id: `inflight-${noise}`, options: [{ sigma: 0.2, chain: ["clf"] }] },
-        { clf: { bytes: halfSpace() } },
-      );
-      const params = { n0: 100, n: 3000, alpha: 0.001, batchSize: 128, seed: 21 };
-      const certs = [];
-      for (const inFlight of [1, 4]) {
-        const c = await load(localModelStore(dir), `inflight-${noise}`, { ...options, inFlight });
-        expect(c.options[0]?.inFlight).toBe(inFlight);
-        const progress: number[] = [];
-        certs.push(await certifyInput(c, x, params, { onProgress: (p) => progress.push(p.done) }));
-        expect(progress).toEqual([...progress].sort((a, b) => a - b));
-        expect(progress.at(-1)).toBe(3100);
-      }
-      expect(certs[1]?.stages.classifier?.counts).toEqual(certs[0]?.stages.classifier?.counts);
-      expect(certs[1]?.stages.classifier?.selectionCounts).toEqual(
-        certs[0]?.stages.classifier?.selectionCounts,
-      );
-
-      await expect(
-        loadCertifier(localModelStore(dir), `inflight-${noise}`, { ...options, inFlight: 0 }),
-      ).rejects.toThrow(/inFlight must be a positive integer/);
-      const c = await load(localModelStore(dir), `inflight-${noise}`, { ...options, inFlight: 4 });
-      const model = c.options[0];
-      if (!model) throw new Error("no option");
-      const started = vi.spyOn(model, "countBatch");
-      const controller = new AbortController();
-      const run = certifyInput(
-        c,
-        x,
-        { ...params, n0: 10 },
-        {
-          signal: controller.signal,
-          onProgress: (p) => p.done > 10 && controller.abort(),
-        },
-      );
-      await expect(run).rejects.toThrow();
-      // The selection's one batch, then at most the four that were running when the abort came.
-      const calls = started.mock.calls.length;
-      expect(calls).toBeLessThanOrEqual(1 + 4 + 4);
-      await new Promise((r) => setTimeout(r, 50));
-      expect(started.mock.calls.length).toBe(calls);
     });
 
     it("feeds sigma to a chain's denoiser", async () => {

@@ -6,15 +6,13 @@ import { fillGaussian } from "./noise.js";
  * batch and asks the base classifier for its classes. Memory is one batch of inputs.
  */
 export function withHostNoise(model: BatchClassifier): NoisyClassifier {
-  // Buffers are reused, one per batch in flight: a batch's inputs stay untouched until it is classified.
-  const free: Float32Array[] = [];
+  let buffer = new Float32Array(0);
   return {
     classes: model.classes,
     async countBatch(b: DrawBatch): Promise<Uint32Array> {
       const dim = b.x.length;
       const size = dim * b.count;
-      let buffer = free.pop();
-      if (!buffer || buffer.length < size) buffer = new Float32Array(size);
+      if (buffer.length < size) buffer = new Float32Array(size);
       const inputs = buffer.subarray(0, size);
       fillGaussian(inputs, dim, b.seed, b.stream, b.first, b.count);
       for (let k = 0; k < b.count; k++) {
@@ -22,12 +20,8 @@ export function withHostNoise(model: BatchClassifier): NoisyClassifier {
         for (let j = 0; j < dim; j++)
           inputs[row + j] = (b.x[j] as number) + b.sigma * (inputs[row + j] as number);
       }
-      try {
-        const classes = await model.classify(inputs, b.count, b.sigma);
-        return countClasses(classes, model.classes);
-      } finally {
-        free.push(buffer);
-      }
+      const classes = await model.classify(inputs, b.count, b.sigma);
+      return countClasses(classes, model.classes);
     },
   };
 }

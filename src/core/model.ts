@@ -18,11 +18,6 @@ export interface DrawBatch {
 /** A base classifier f evaluated on noisy draws; the noise may be made on the host or in the model graph. */
 export interface NoisyClassifier {
   readonly classes: number;
-  /**
-   * Batches worth running at once; default 1. onnxruntime makes a batch's noise on about one core
-   * whatever its thread count, so a second batch in flight keeps the other cores classifying.
-   */
-  readonly inFlight?: number | undefined;
   /** Class counts (length `classes`) of f(x + sigma * eps_i) over the draws of the batch. */
   countBatch(batch: DrawBatch): Promise<Uint32Array>;
 }

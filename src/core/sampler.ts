@@ -21,10 +21,9 @@ export interface SampleSpec {
 }
 
 /**
- * Class counts of the base classifier over `num` noisy draws, in batches of at most `batchSize`,
- * `model.inFlight` of them at once: memory is bounded by the batches, never by `num`. Draw i always
- * gets the same noise, so the counts depend neither on the batch size nor on the order batches end.
- * On abort or failure no new batch starts, and the call settles once those running have.
+ * Class counts of the base classifier over `num` noisy draws, in batches of at most `batchSize`:
+ * memory is bounded by the batch, never by `num`. Draw i always gets the same noise, so the counts
+ * do not depend on the batch size.
  */
 export async function sampleCounts(
   model: NoisyClassifier,
@@ -32,39 +31,20 @@ export async function sampleCounts(
   hooks: SampleHooks = {},
 ): Promise<Uint32Array> {
   const counts = new Uint32Array(model.classes);
-  let next = 0;
-  let done = 0;
-  let stopped = false;
-  const lane = async () => {
-    while (!stopped && next < spec.num) {
-      hooks.signal?.throwIfAborted();
-      const first = next;
-      const count = Math.min(spec.batchSize, spec.num - first);
-      next += count;
-      const batch = await model.countBatch({
-        x: spec.x,
-        sigma: spec.sigma,
-        seed: spec.seed,
-        stream: spec.stream,
-        first,
-        count,
-      });
-      for (let c = 0; c < counts.length; c++) counts[c] = (counts[c] ?? 0) + (batch[c] ?? 0);
-      done += count;
-      hooks.onBatch?.(done);
-    }
-  };
-  const lanes = Math.max(1, Math.min(model.inFlight ?? 1, Math.ceil(spec.num / spec.batchSize)));
-  const settled = await Promise.allSettled(
-    Array.from({ length: lanes }, () =>
-      lane().catch((e: unknown) => {
-        stopped = true;
-        throw e;
-      }),
-    ),
-  );
-  const failed = settled.find((r) => r.status === "rejected");
-  if (failed) throw failed.reason;
+  for (let first = 0; first < spec.num; first += spec.batchSize) {
+    hooks.signal?.throwIfAborted();
+    const count = Math.min(spec.batchSize, spec.num - first);
+    const batch = await model.countBatch({
+      x: spec.x,
+      sigma: spec.sigma,
+      seed: spec.seed,
+      stream: spec.stream,
+      first,
+      count,
+    });
+    for (let c = 0; c < counts.length; c++) counts[c] = (counts[c] ?? 0) + (batch[c] ?? 0);
+    hooks.onBatch?.(first + count);
+  }
   hooks.signal?.throwIfAborted();
   return counts;
 }

@@ -1,4 +1,3 @@
-import { availableParallelism } from "node:os";
 import * as ort from "onnxruntime-node";
 import type { LoadedCertifier as CoreLoadedCertifier } from "../core/certifier.js";
 import { ModelError } from "../core/errors.js";
@@ -27,12 +26,6 @@ export interface LoadOptions {
   noise?: NoiseMode | undefined;
   /** Threads per operator on the CPU; default: onnxruntime's (one per core). */
   threads?: number | undefined;
-  /**
-   * Batches of draws run at once per certificate stage; default half the cores, from 2 to 8.
-   * onnxruntime makes a batch's noise on about one core whatever its thread count, so more batches
-   * keep more cores busy (docs/benchmarks.md); each costs its batch's tensors in memory.
-   */
-  inFlight?: number | undefined;
 }
 
 /** One use of a chain in the manifest, for checks and messages. */
@@ -63,10 +56,6 @@ export async function loadCertifier(
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0)) {
     throw new RangeError(`threads must be a non-negative integer, not ${threads}`);
   }
-  const inFlight = options.inFlight ?? defaultInFlight();
-  if (!(Number.isInteger(inFlight) && inFlight >= 1)) {
-    throw new RangeError(`inFlight must be a positive integer, not ${inFlight}`);
-  }
   const manifest = await store.loadManifest(ref);
   const providers = await resolveProviders(options.providers ?? "auto");
   const sessions = new SessionCache({ providers, threads });
@@ -96,7 +85,7 @@ export async function loadCertifier(
       const key = use.chain.join("\u0000");
       let classifier = byChain.get(key);
       if (!classifier) {
-        classifier = buildChain(manifest, use, noise, sessions, readChain).then((c) => ({ ...c, inFlight }));
+        classifier = buildChain(manifest, use, noise, sessions, readChain);
         byChain.set(key, classifier);
       }
       return classifier.then((c) => requireClasses(manifest, use, c));
@@ -114,14 +103,6 @@ export async function loadCertifier(
     await sessions.close();
     throw e;
   }
-}
-
-/**
- * Half the cores, from 2 to 8. Measured with onnxruntime 1.30 on 16 cores, the noisy graph of
- * fmnist-expert-0.25 ran 82k, 107k, 158k and 240k draws/s with 1, 2, 4 and 8 batches in flight.
- */
-export function defaultInFlight(): number {
-  return Math.min(8, Math.max(2, Math.floor(availableParallelism() / 2)));
 }
 
 /** Every use of a chain: the options in order, then the estimator. */
