@@ -36,7 +36,10 @@ export async function openRateLimiter(
     lazyConnect: true,
   });
   client.on("error", () => {});
-  await client.connect();
+  await client.connect().catch((e: unknown) => {
+    client.disconnect();
+    throw e;
+  });
   const limiter = new RateLimiterRedis({
     ...window,
     storeClient: client,
