@@ -3,6 +3,7 @@ import { z } from "zod";
 import { type ProviderConfig, parseProviders } from "../runtime/providers.js";
 import { DEFAULT_RETENTION_MS } from "./jobs/record.js";
 import { type ApiKey, parseApiKey } from "./middleware/auth.js";
+import type { RateLimitSettings } from "./rate-limiter.js";
 import { secretKey } from "./webhooks/signature.js";
 
 /**
@@ -13,6 +14,13 @@ import { secretKey } from "./webhooks/signature.js";
 const boolean = z
   .enum(["true", "false", "1", "0", "yes", "no"], { error: "expected true or false" })
   .transform((v) => v === "true" || v === "1" || v === "yes");
+
+/** The entries of a comma-separated setting, trimmed, empty ones left out. */
+const commaList = (s: string): string[] =>
+  s
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
 
 export const ConfigEnv = z
   .object({
@@ -36,9 +44,7 @@ export const ConfigEnv = z
       .string()
       .default("")
       .transform((s, ctx) =>
-        s
-          .split(",")
-          .filter((entry) => entry.trim() !== "")
+        commaList(s)
           .map((entry, i) => {
             const key = parseApiKey(entry);
             if (!key) {
@@ -55,12 +61,7 @@ export const ConfigEnv = z
     METRICS_TENANTS: z
       .string()
       .default("")
-      .transform((s) =>
-        s
-          .split(",")
-          .map((t) => t.trim())
-          .filter((t) => t !== ""),
-      )
+      .transform(commaList)
       .describe("comma-separated tenants whose keys may read /metrics; empty: every caller"),
     WEBHOOK_SECRET: z
       .string()
@@ -131,12 +132,7 @@ export const ConfigEnv = z
       .transform((s): "all" | string[] => {
         const t = s.trim();
         if (t === "all") return "all";
-        return t === "none"
-          ? []
-          : t
-              .split(",")
-              .map((id) => id.trim())
-              .filter(Boolean);
+        return t === "none" ? [] : commaList(t);
       })
       .describe("certifiers loaded before /readyz says ready: all, none, or a comma-separated list"),
     WORKER_CONCURRENCY: z.coerce
@@ -151,10 +147,7 @@ export const ConfigEnv = z
       .default("")
       .transform((s, ctx): "*" | string[] => {
         if (s.trim() === "*") return "*";
-        const origins = s
-          .split(",")
-          .map((o) => o.trim())
-          .filter(Boolean);
+        const origins = commaList(s);
         for (const o of origins) {
           if (!isOrigin(o)) {
             ctx.addIssue({
@@ -232,7 +225,7 @@ export interface ServerConfig {
   /** Tenants that may read /metrics; empty: every caller. */
   metricsTenants: string[];
   webhookSecret: string | undefined;
-  rateLimit: { limit: number; windowSeconds: number };
+  rateLimit: RateLimitSettings;
   /** Queued jobs a tenant may have at once; 0: no cap. */
   maxQueuedJobs: number;
   /** How long a finished job is kept. */
