@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { InputError } from "../../core/errors.js";
 import type { Manifest } from "../../core/manifest.js";
 import { resolveParameters } from "../../core/parameters.js";
@@ -173,27 +174,18 @@ export function certifyRoutes(): OpenAPIHono<AppEnv> {
         maxQueued: maxQueuedJobs,
       })
       .catch(submitProblem);
-    let job = submitted.job;
-    const wait = preferWait(headers.prefer);
-    if (wait > 0 && !TERMINAL.includes(job.status)) {
-      job = (await queue.wait(job.id, wait * 1000, c.req.raw.signal)) ?? job;
-    }
+    const { job, waited } = await waitAsPreferred(c, queue, submitted.job, headers.prefer);
     c.header("Location", `/certify/${encodeURIComponent(job.id)}`);
     if (submitted.replayed) c.header("Idempotent-Replayed", "true");
-    if (wait > 0) c.header("Preference-Applied", `wait=${wait}`);
-    if (wait > 0 && TERMINAL.includes(job.status)) return c.json(presentJob(job), 200);
+    if (waited && TERMINAL.includes(job.status)) return c.json(presentJob(job), 200);
     return c.json(presentJob(job), 202);
   });
 
   app.openapi(getJob, async (c) => {
     const { id } = c.req.valid("param");
     const { queue } = c.get("services");
-    let job = await ownJob(queue, id, c.get("tenant"));
-    const wait = preferWait(c.req.valid("header").prefer);
-    if (wait > 0 && !TERMINAL.includes(job.status)) {
-      job = (await queue.wait(id, wait * 1000, c.req.raw.signal)) ?? job;
-    }
-    if (wait > 0) c.header("Preference-Applied", `wait=${wait}`);
+    const own = await ownJob(queue, id, c.get("tenant"));
+    const { job } = await waitAsPreferred(c, queue, own, c.req.valid("header").prefer);
     return c.json(presentJob(job), 200);
   });
 
@@ -300,6 +292,23 @@ function submitProblem(e: unknown): never {
     );
   }
   throw e;
+}
+
+/**
+ * `Prefer: wait=N`: the job once it finishes or N seconds pass (the request's end stops the wait),
+ * with `Preference-Applied`; without the preference, the job as it is.
+ */
+async function waitAsPreferred(
+  c: Context<AppEnv>,
+  queue: JobQueue,
+  job: Job,
+  prefer: string | undefined,
+): Promise<{ job: Job; waited: boolean }> {
+  const wait = preferWait(prefer);
+  if (wait === 0) return { job, waited: false };
+  c.header("Preference-Applied", `wait=${wait}`);
+  if (TERMINAL.includes(job.status)) return { job, waited: true };
+  return { job: (await queue.wait(job.id, wait * 1000, c.req.raw.signal)) ?? job, waited: true };
 }
 
 /** The job `id` if `tenant` owns it; another tenant's job is as unknown as a job that never was. */
