@@ -10,6 +10,7 @@ import { createRedisQueue, type RedisQueueOptions } from "../src/server/jobs/bul
 import { newJob } from "../src/server/jobs/record.js";
 import { RedisIdempotency } from "../src/server/jobs/redis-idempotency.js";
 import { RedisRecords, redisKeys } from "../src/server/jobs/redis-records.js";
+import { turnsKeys } from "../src/server/jobs/redis-turns.js";
 import { createRedisWorker, type RedisWorker } from "../src/server/jobs/redis-worker.js";
 import { createRunner, type Runner } from "../src/server/jobs/runner.js";
 import {
@@ -105,6 +106,45 @@ describe("BullMQ queue", () => {
     expect((await b.get(id))?.status).toBe("queued");
     await worker(prefix);
     expect((await finished(a, id)).status).toBe("succeeded");
+  });
+
+  it("serves tenants in turn, each tenant's jobs in the order they came", async () => {
+    const q = await open({ apiOnly: true, readyJobs: 1 });
+    const prefix = `t${prefixes - 1}`;
+    const as = (owner: string, seed: number) =>
+      q.submit(halfSpaceSpec({ seed }), { owner, fingerprint: String(seed) }).then((r) => r.job.id);
+    const seeds = new Map<string, string>();
+    for (const seed of [1, 2, 3, 4]) seeds.set(await as("team-a", seed), `team-a:${seed}`);
+    for (const seed of [5, 6]) seeds.set(await as("team-b", seed), `team-b:${seed}`);
+    // One job waits on BullMQ; team-b's wait in its own line, not behind team-a's backlog.
+    const keys = turnsKeys(prefix);
+    const connection = new Redis(redis.url);
+    try {
+      expect(await connection.zcard(keys.handed)).toBe(1);
+      expect(await connection.zcard(keys.line("team-a"))).toBe(3);
+      expect(await connection.zcard(keys.line("team-b"))).toBe(2);
+    } finally {
+      connection.disconnect();
+    }
+    const started: string[] = [];
+    const log = (line: string) => {
+      const id = /^job (\S+) running$/.exec(line)?.[1];
+      if (id) started.push(seeds.get(id) ?? id);
+    };
+    const w = await createRedisWorker({
+      redisUrl: redis.url,
+      prefix,
+      store,
+      runner,
+      concurrency: 1,
+      readyJobs: 1,
+      log,
+    });
+    closers.unshift(w);
+    for (const id of seeds.keys()) expect((await finished(q, id)).status).toBe("succeeded");
+    // team-a's first job was on BullMQ before team-b submitted; its second was handed over as the
+    // first started, when team-a was first in turn. From then on the two alternate.
+    expect(started).toEqual(["team-a:1", "team-a:2", "team-b:5", "team-a:3", "team-b:6", "team-a:4"]);
   });
 
   it("lists jobs newest first, a page at a time, by status, and finds the oldest queued", async () => {
@@ -269,6 +309,20 @@ describe("BullMQ queue", () => {
       expect((await finished(q, orphan.id)).status).toBe("succeeded");
       const again = await q.submit(halfSpaceSpec({ seed: 7 }), { idempotencyKey: "k", fingerprint: "f" });
       expect(again).toMatchObject({ replayed: true, job: { id: orphan.id } });
+    });
+
+    it("leaves a job taken from its line but not on BullMQ, which the sweep hands over", async () => {
+      const prefix = `t${prefixes}`;
+      const connection = new Redis(redis.url);
+      const job = newJob(halfSpaceSpec({ seed: 8 }), "team-a");
+      try {
+        await new RedisRecords(connection, prefix).create(job);
+        await connection.zadd(turnsKeys(prefix).handed, Date.now() - 60_000, job.id);
+      } finally {
+        connection.disconnect();
+      }
+      const q = await open({ orphanSweepMs: 50, orphanAgeMs: 1000 });
+      expect((await finished(q, job.id)).status).toBe("succeeded");
     });
 
     it("frees a key whose job it never recorded once the lease is over, not before", async () => {

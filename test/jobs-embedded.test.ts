@@ -86,6 +86,24 @@ describe("embedded queue", () => {
     expect(jobs.map((j) => j.certificate?.seed)).toEqual([1, 2, 3, 4]);
   });
 
+  it("serves tenants in turn, each tenant's jobs in the order they came", async () => {
+    const q = await open({ dataDir: await dataDir(), concurrency: 1 });
+    const ran: string[] = [];
+    const as = async (owner: string, seed: number, n = 512) => {
+      const { job } = await q.submit(halfSpaceSpec({ seed, n }), { owner, fingerprint: String(seed) });
+      return { id: job.id, done: q.wait(job.id, 60_000).then(() => ran.push(`${owner}:${seed}`)) };
+    };
+    // A long job holds the only slot while team-a, then team-b, submit; then it is canceled.
+    const blocker = await as("team-c", 0, 5_000_000);
+    const done = [blocker.done];
+    for (const seed of [1, 2, 3, 4]) done.push((await as("team-a", seed)).done);
+    for (const seed of [5, 6]) done.push((await as("team-b", seed)).done);
+    await q.cancel(blocker.id);
+    await Promise.all(done);
+    // One job runs at a time, so jobs end in the order they start.
+    expect(ran).toEqual(["team-c:0", "team-a:1", "team-b:5", "team-a:2", "team-b:6", "team-a:3", "team-a:4"]);
+  });
+
   it("replays a create under the same idempotency key and refuses another body or a concurrent retry", async () => {
     const q = await open({ dataDir: await dataDir() });
     const spec = halfSpaceSpec();

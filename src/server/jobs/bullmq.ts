@@ -7,6 +7,7 @@ import { DEFAULT_RETENTION_MS, newJob } from "./record.js";
 import { RedisIdempotency } from "./redis-idempotency.js";
 import { orphanedJobs } from "./redis-orphans.js";
 import { RedisRecords } from "./redis-records.js";
+import { RedisTurns } from "./redis-turns.js";
 import { webhookQueue } from "./redis-webhooks.js";
 import {
   CERTIFY_QUEUE,
@@ -14,7 +15,7 @@ import {
   type RedisWorker,
   type RedisWorkerOptions,
 } from "./redis-worker.js";
-import { type JobQueue, type JobStatus, QueueFullError, TERMINAL } from "./types.js";
+import { type Job, type JobQueue, type JobStatus, QueueFullError, TERMINAL } from "./types.js";
 
 export interface RedisQueueOptions {
   redisUrl: string;
@@ -28,16 +29,17 @@ export interface RedisQueueOptions {
   /** How long a request holding an idempotency key counts as in flight. Default 30 s. */
   idempotencyLeaseMs?: number | undefined;
   /**
-   * How often queued job records with no BullMQ job are looked for, and enqueued, and finished jobs
-   * past their retention forgotten. Default 30 s.
+   * How often jobs are handed to BullMQ should no submit or worker have done it, handovers cut short
+   * finished, queued records that nothing holds put in their lines, and finished jobs past their
+   * retention forgotten. Default 30 s.
    */
   orphanSweepMs?: number | undefined;
   /** Finished jobs are forgotten this long after they end. Default 7 days. */
   retentionMs?: number | undefined;
-  /** How old such a record must be (a younger one may be mid-submit). Default 30 s. */
+  /** How old such a record or handover must be (a younger one may be mid-step). Default 30 s. */
   orphanAgeMs?: number | undefined;
-  /** Tries of a job whose run fails for want of Redis (not a model error, which is final). Default 5. */
-  attempts?: number | undefined;
+  /** Jobs kept waiting on BullMQ, the rest in their tenants' lines (redis-turns.ts). Default 2. */
+  readyJobs?: number | undefined;
 }
 
 const terminal = (s: JobStatus | undefined) => s !== undefined && TERMINAL.includes(s);
@@ -64,33 +66,37 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
   const finished = new EventEmitter().setMaxListeners(0);
   await subscriber.subscribe(keys.doneChannel);
   subscriber.on("message", (_channel: string, id: string) => finished.emit(id));
+  const turns = new RedisTurns(redis, prefix, queue, options.readyJobs);
   const local: RedisWorker | undefined = options.worker
-    ? await createRedisWorker({ ...options.worker, redisUrl: options.redisUrl, prefix, webhooks })
+    ? await createRedisWorker({
+        ...options.worker,
+        redisUrl: options.redisUrl,
+        prefix,
+        webhooks,
+        readyJobs: options.readyJobs,
+      })
     : undefined;
   let closing = false;
 
-  const enqueue = (id: string) =>
-    queue.add(
-      "certify",
-      { id },
-      {
-        jobId: id,
-        attempts: options.attempts ?? 5,
-        backoff: { type: "exponential", delay: 1000 },
-        removeOnComplete: true,
-        removeOnFail: { count: 1000 },
-      },
-    );
-  // Adding a job id BullMQ already holds does nothing, so API processes may sweep side by side.
-  // Workers forget old jobs as they finish new ones; the sweep does it while none finish.
+  const minAgeMs = options.orphanAgeMs ?? 30_000;
+  // API processes may sweep side by side: each step may be repeated. Workers forget old jobs as
+  // they finish new ones; the sweep does it while none finish.
   const sweep = async () => {
     await records.expire(Date.now() - (options.retentionMs ?? DEFAULT_RETENTION_MS)).catch(() => 0);
-    const ids = await orphanedJobs(
-      records,
-      async (id) => (await queue.getJob(id)) !== undefined,
-      options.orphanAgeMs ?? 30_000,
-    );
-    for (const id of ids) await enqueue(id);
+    await turns.recover(async (id) => (await records.get(id))?.status === "queued", minAgeMs);
+    const held = async (job: Job) =>
+      (await turns.holds(job.owner, job.id)) || (await queue.getJob(job.id)) !== undefined;
+    for (const job of await orphanedJobs(records, held, minAgeMs)) {
+      await turns.admit(redis.multi(), job.owner, job.id).exec();
+    }
+    await turns.feed();
+  };
+  /** Takes a queued job out of its line, or off BullMQ; false when a worker has it already. */
+  const withdraw = async (job: Job) => {
+    if (await turns.withdraw(job.owner, job.id)) return true;
+    if ((await queue.remove(job.id)) !== 1) return false;
+    await turns.taken(job.id);
+    return true;
   };
   const sweeper = setInterval(() => void sweep().catch(() => {}), options.orphanSweepMs ?? 30_000);
   sweeper.unref();
@@ -107,13 +113,14 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
         // Checked, then recorded: API processes submitting at once may pass the cap by a few jobs.
         if (maxQueued && (await records.counts(job.owner)).queued >= maxQueued)
           throw new QueueFullError(maxQueued);
-        await records.create(job);
+        await records.create(job, (m) => turns.admit(m, job.owner, job.id));
       } catch (e) {
         if (idempotencyKey !== undefined) await idempotency.release(idempotencyKey).catch(() => {});
         throw e;
       }
-      // Recorded is accepted: should the enqueue fail, the orphan sweep enqueues the job.
-      await enqueue(job.id).catch(() => {});
+      // Recorded is accepted, and in its tenant's line: should the handover fail, a worker or the
+      // sweep makes it.
+      await turns.feed().catch(() => {});
       if (idempotencyKey !== undefined) await idempotency.enqueued(idempotencyKey, fingerprint, job.id);
       return { job, replayed: false };
     },
@@ -127,8 +134,9 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
       if (!job) return null;
       if (terminal(job.status)) return job;
       await records.update(id, { cancelRequested: true });
-      // A job still waiting is taken off the queue; one that a worker holds is stopped there.
-      if (job.status === "queued" && (await queue.remove(id)) === 1) {
+      // A job still waiting is taken out of its line or off BullMQ; one that a worker holds is
+      // stopped there.
+      if (job.status === "queued" && (await withdraw(job))) {
         const at = new Date().toISOString();
         if (await records.setStatus(id, "canceled", ["queued"], { finishedAt: at })) {
           await redis.publish(keys.doneChannel, id);

@@ -6,6 +6,7 @@ import { execute } from "./execute.js";
 import { Journal, type JournalRecord, journalFile } from "./journal.js";
 import { DEFAULT_RETENTION_MS, decodeCursor, encodeCursor, newJob, zeroCounts } from "./record.js";
 import { type RunnerSettings, runnerOf } from "./runner.js";
+import { Turns } from "./turns.js";
 import {
   ANONYMOUS,
   IdempotencyInFlightError,
@@ -35,8 +36,8 @@ export interface EmbeddedQueueOptions extends RunnerSettings {
 const terminal = (s: JobStatus) => TERMINAL.includes(s);
 
 /**
- * The in-process queue: FIFO, `concurrency` jobs at once on a thread pool, every accepted job and
- * every change of state journaled, so that a restart finishes what was accepted (queued and running
+ * The in-process queue: `concurrency` jobs at once on a thread pool, tenants served in turn and
+ * each tenant's jobs in the order they came (turns.ts), every accepted job and every change of state journaled, so that a restart finishes what was accepted (queued and running
  * jobs run again; a certificate is a pure function of its input, parameters, seed and models).
  */
 export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promise<JobQueue> {
@@ -47,7 +48,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
   const jobs = new Map<string, Job>();
   const keys = new Map<string, { fingerprint: string; id: string | null }>();
   const keyOf = new Map<string, string>();
-  const waiting: string[] = [];
+  const waiting = new Turns();
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   const changes = new EventEmitter().setMaxListeners(0);
   let closing = false;
@@ -73,7 +74,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
       resumed.push(job);
     } else {
       Object.assign(job, { status: "queued", startedAt: null, progress: { done: 0, total: 0 } });
-      waiting.push(id);
+      waiting.push(job.owner, id);
     }
   }
   let order = ordered();
@@ -158,8 +159,9 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
   };
 
   const pump = () => {
-    while (!closing && running.size < concurrency && waiting.length > 0) {
-      const id = waiting.shift() as string;
+    while (!closing && running.size < concurrency) {
+      const id = waiting.next();
+      if (id === undefined) return;
       const job = jobs.get(id);
       if (job?.status !== "queued") continue;
       const controller = new AbortController();
@@ -204,7 +206,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
           if (job) return { job: structuredClone(job), replayed: true };
         }
       }
-      if (maxQueued && waiting.filter((id) => jobs.get(id)?.owner === owner).length >= maxQueued) {
+      if (maxQueued && waiting.size(owner) >= maxQueued) {
         throw new QueueFullError(maxQueued);
       }
       if (idempotencyKey !== undefined) keys.set(idempotencyKey, { fingerprint, id: null });
@@ -223,7 +225,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
         keyOf.set(job.id, idempotencyKey);
       }
       const accepted = structuredClone(job);
-      waiting.push(job.id);
+      waiting.push(owner, job.id);
       pump();
       return { job: accepted, replayed: false };
     },
@@ -256,8 +258,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
       if (terminal(job.status) || job.cancelRequested) return view(job);
       job.cancelRequested = true;
       if (job.status === "queued") {
-        const i = waiting.indexOf(id);
-        if (i >= 0) waiting.splice(i, 1);
+        waiting.remove(job.owner, id);
         await finish(job, { status: "canceled" });
       } else {
         await save(job);
@@ -303,12 +304,8 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
     },
 
     async oldestQueued() {
-      // The waiting line is in the order jobs were accepted.
-      for (const id of waiting) {
-        const job = jobs.get(id);
-        if (job?.status === "queued") return view(job);
-      }
-      return null;
+      const id = waiting.oldest();
+      return id === undefined ? null : view(jobs.get(id));
     },
 
     async readiness() {

@@ -21,7 +21,7 @@ return 0`;
  * Idempotency keys shared by every API process. A request claims its key with the id of the job it
  * is about to make and marks it enqueued when done. A claim that was never marked is a request still
  * in flight (409) for `leaseMs`; after that its API process is taken to have died mid-request: the
- * job it recorded is replayed (the orphan sweep enqueues it), or, when it recorded none, the key is
+ * job it recorded is replayed (recorded, it is in its tenant's line), or, when it recorded none, the key is
  * free again. Without the lease such a key would answer 409 until it expired, a day later.
  */
 export class RedisIdempotency {

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 import { decodeCursor, encodeCursor, zeroCounts } from "./record.js";
 import {
   ANONYMOUS,
@@ -128,16 +128,17 @@ export class RedisRecords {
       redis.defineCommand("dualrsAddDelivery", { numberOfKeys: 2, lua: addDeliveryScript });
   }
 
-  async create(job: Job): Promise<void> {
-    await this.redis
+  /** Records `job`, and whatever `also` adds to the same transaction (its place in its tenant's line). */
+  async create(job: Job, also: (m: ChainableCommander) => void = () => {}): Promise<void> {
+    const m = this.redis
       .multi()
       .hset(this.keys.job(job.id), Object.fromEntries(toFields(job)))
       .zadd(this.keys.all, 0, job.id)
       .zadd(this.keys.byStatus(job.status), 0, job.id)
       .zadd(this.keys.byOwner(job.owner), 0, job.id)
-      .zadd(this.keys.byOwnerStatus(job.owner, job.status), 0, job.id)
-      .exec()
-      .then(check);
+      .zadd(this.keys.byOwnerStatus(job.owner, job.status), 0, job.id);
+    also(m);
+    await m.exec().then(check);
   }
 
   async get(id: string): Promise<Job | null> {

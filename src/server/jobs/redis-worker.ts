@@ -1,4 +1,4 @@
-import { type Job as BullJob, DelayedError, Worker } from "bullmq";
+import { type Job as BullJob, DelayedError, Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { Progress } from "../../core/sampler.js";
 import type { WebhookOptions } from "../webhooks/dispatcher.js";
@@ -6,6 +6,7 @@ import { jobProblemTypes } from "./errors.js";
 import { execute } from "./execute.js";
 import { DEFAULT_RETENTION_MS } from "./record.js";
 import { RedisRecords } from "./redis-records.js";
+import { RedisTurns } from "./redis-turns.js";
 import { webhookQueue, webhookWorker } from "./redis-webhooks.js";
 import { type RunnerSettings, runnerOf } from "./runner.js";
 import { type Job, type JobEvent, type JobStatus, TERMINAL } from "./types.js";
@@ -32,6 +33,8 @@ export interface RedisWorkerOptions extends RunnerSettings {
   retentionMs?: number | undefined;
   /** One line per job started and ended, for the process's log. */
   log?: ((line: string) => void) | undefined;
+  /** Jobs kept waiting on BullMQ, the rest in their tenants' lines (redis-turns.ts). Default 2. */
+  readyJobs?: number | undefined;
 }
 
 export interface RedisWorker {
@@ -65,6 +68,15 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
   const keys = records.keys;
   const webhooks = options.webhooks ?? {};
   const deliveries = webhookQueue(connection, prefix, webhooks);
+  const queue = new Queue<{ id: string }>(CERTIFY_QUEUE, { connection, prefix });
+  queue.on("error", () => {});
+  const turns = new RedisTurns(connection, prefix, queue, options.readyJobs);
+  // A job taken frees a place on BullMQ: the next tenant's job takes it.
+  const refill = (id: string) =>
+    turns
+      .taken(id)
+      .then(() => turns.feed())
+      .catch(() => {});
   const concurrency = options.concurrency ?? 1;
   const runner = runnerOf({ ...options, concurrency });
   const progressIntervalMs = options.progressIntervalMs ?? 500;
@@ -95,6 +107,7 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
 
   const processJob = async (task: BullJob<{ id: string }>, token?: string): Promise<void> => {
     const id = task.data.id;
+    void refill(id);
     const job = await records.get(id);
     if (!job || terminal(job.status)) return;
     if (job.cancelRequested) {
@@ -170,6 +183,8 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
   worker.on("error", () => {
     // Connection errors: ioredis reconnects, and BullMQ resumes.
   });
+  // Nothing waits on BullMQ: a handover that failed when a job was taken is made now.
+  worker.on("drained", () => void turns.feed().catch(() => {}));
   const deliverer = webhookWorker(connection, prefix, webhooks, records);
   deliverer.on("error", () => {});
   let warmed: Promise<void> = Promise.resolve();
@@ -193,6 +208,7 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
       }, options.drainMs ?? 10_000);
       await worker.close();
       clearTimeout(timer);
+      await queue.close();
       await deliverer.close();
       await deliveries.close();
       if (!options.runner) await runner.close();
