@@ -7,7 +7,7 @@ import { AwsSolutionsChecks } from "cdk-nag";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dualrsApp } from "../infra/lib/app.js";
 import { deployConfig } from "../infra/lib/config.js";
-import type { DualrsStack } from "../infra/lib/dualrs-stack.js";
+import { apiLimits, type DualrsStack } from "../infra/lib/dualrs-stack.js";
 
 // One synthesis of the app that `cdk deploy` runs (infra/bin/dualrs.ts), with cdk.json's context and
 // the AwsSolutions pack, shared by every assertion below: it is the slow part. No AWS credentials
@@ -441,5 +441,36 @@ describe("deployment context", () => {
     expect(() => deployConfig({ apiKeyHashes: keyHash, workersMin: "5", workersMax: "2" })).toThrow(
       /-c workersMin/,
     );
+    expect(() => deployConfig({ apiKeyHashes: keyHash, metricsTenants: "ops" })).toThrow(
+      /-c metricsTenants: "ops" is no tenant of apiKeyHashes/,
+    );
+    expect(() => deployConfig({ apiKeyHashes: keyHash, metricsTenants: "Ops Team" })).toThrow(
+      /-c metricsTenants: expected tenant names/,
+    );
+    expect(() => deployConfig({ apiKeyHashes: keyHash, rateLimitWindow: "0.5" })).toThrow(
+      /-c rateLimitWindow/,
+    );
+  });
+
+  it("passes the API's limits it sets to the API's tasks, and leaves the rest to the API's defaults", () => {
+    const c = deployConfig({
+      apiKeyHashes: `ops:${keyHash},${keyHash}`,
+      rateLimit: "120",
+      maxQueuedJobs: "0",
+      metricsTenants: `ops, key-${keyHash.slice(0, 12)}`,
+    });
+    expect(apiLimits(c)).toEqual({
+      RATE_LIMIT: "120",
+      MAX_QUEUED_JOBS: "0",
+      METRICS_TENANTS: `ops,key-${keyHash.slice(0, 12)}`,
+    });
+    const api = ofType("AWS::ECS::TaskDefinition")
+      .flatMap(
+        ([, t]) => t.Properties.ContainerDefinitions as { Name: string; Environment: { Name: string }[] }[],
+      )
+      .find((d) => d.Name === "api");
+    const names = api?.Environment.map((e) => e.Name) ?? [];
+    for (const name of ["RATE_LIMIT", "RATE_LIMIT_WINDOW", "MAX_QUEUED_JOBS", "METRICS_TENANTS"])
+      expect(names).not.toContain(name);
   });
 });

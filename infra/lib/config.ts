@@ -10,6 +10,14 @@ const count = (fallback: number) => z.coerce.number().int().min(0).default(fallb
 const positive = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 /** An API_KEYS entry as the server reads it: a key's sha256, optionally after `TENANT:`. */
 const apiKeyEntry = /^(?:[a-z0-9][a-z0-9_.-]{0,63}:)?[0-9a-f]{64}$/;
+const tenantName = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+/** The tenant an API_KEYS entry acts for, as the server names it: TENANT, or `key-` and 12 hex digits. */
+const tenantOf = (entry: string) => (entry.includes(":") ? entry.split(":")[0] : `key-${entry.slice(0, 12)}`);
+const commaList = (s: string) =>
+  s
+    .split(",")
+    .map((k) => k.trim().toLowerCase())
+    .filter(Boolean);
 
 export const DeployContext = z
   .object({
@@ -44,12 +52,7 @@ export const DeployContext = z
     /** Comma-separated sha256 (hex) of the accepted API keys, each optionally `TENANT:HASH`: the initial value of the API-keys secret. */
     apiKeyHashes: z
       .string()
-      .transform((s) =>
-        s
-          .split(",")
-          .map((k) => k.trim().toLowerCase())
-          .filter(Boolean),
-      )
+      .transform(commaList)
       .refine(
         (keys) => keys.length > 0 && keys.every((k) => apiKeyEntry.test(k)),
         "expected sha256 hex digests, each optionally TENANT:SHA256",
@@ -57,6 +60,18 @@ export const DeployContext = z
       .optional(),
     /** An existing Secrets Manager secret whose value is the comma-separated API key hashes. */
     apiKeysSecretArn: z.string().startsWith("arn:").optional(),
+    /** Requests per window per tenant (the API's RATE_LIMIT); absent: the API's default, 600. */
+    rateLimit: z.coerce.number().int().min(0).optional(),
+    /** The rate-limit window in seconds (RATE_LIMIT_WINDOW); absent: 60. */
+    rateLimitWindow: z.coerce.number().int().positive().optional(),
+    /** Queued jobs a tenant may have at once (MAX_QUEUED_JOBS); absent: 1000. */
+    maxQueuedJobs: z.coerce.number().int().min(0).optional(),
+    /** Comma-separated tenants whose keys may read /metrics (METRICS_TENANTS); absent: every tenant. */
+    metricsTenants: z
+      .string()
+      .transform(commaList)
+      .refine((t) => t.every((name) => tenantName.test(name)), "expected tenant names, comma-separated")
+      .optional(),
     /** Alarms are sent to this address too (they always go to the stack's SNS topic). */
     alarmEmail: z.email().optional(),
     /** A prebuilt image in this account's ECR (`repository:tag`); absent: built from the repository's Dockerfile. */
@@ -78,6 +93,17 @@ export const DeployContext = z
     }
     if (c.apiMin > c.apiMax)
       ctx.addIssue({ code: "custom", path: ["apiMin"], message: "must not exceed apiMax" });
+    // The API refuses to start on a METRICS_TENANTS that no key acts for; say so before deploying.
+    // Keys kept in an existing secret cannot be read here, so only apiKeyHashes is checked.
+    const tenants = new Set((c.apiKeyHashes ?? []).map(tenantOf));
+    for (const name of c.apiKeyHashes ? (c.metricsTenants ?? []) : []) {
+      if (!tenants.has(name))
+        ctx.addIssue({
+          code: "custom",
+          path: ["metricsTenants"],
+          message: `"${name}" is no tenant of apiKeyHashes (name the TENANT of a TENANT:HASH entry)`,
+        });
+    }
   });
 
 export type DeployConfig = z.output<typeof DeployContext>;

@@ -108,6 +108,7 @@ export class DualrsStack extends Stack {
         PORT: String(API_PORT),
         PROVIDERS: "cpu",
         WORKER_CONCURRENCY: "0",
+        ...apiLimits(c),
       },
       secrets: { ...this.secrets.forApi(), ...redisPassword },
       logGroup: logGroup("ApiLogs"),
@@ -138,4 +139,15 @@ export class DualrsStack extends Stack {
     new CfnOutput(this, "WebhookSecret", { value: this.secrets.webhookSecret.secretArn });
     new CfnOutput(this, "AlertsTopic", { value: this.topic.topicArn });
   }
+}
+
+/** The API's limits that the deployment context sets; those it leaves out keep the API's defaults. */
+export function apiLimits(c: DeployConfig): Record<string, string> {
+  const settings: [string, number | string[] | undefined][] = [
+    ["RATE_LIMIT", c.rateLimit],
+    ["RATE_LIMIT_WINDOW", c.rateLimitWindow],
+    ["MAX_QUEUED_JOBS", c.maxQueuedJobs],
+    ["METRICS_TENANTS", c.metricsTenants],
+  ];
+  return Object.fromEntries(settings.flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)]])));
 }
