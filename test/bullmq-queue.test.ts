@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,9 +11,10 @@ import { createRedisQueue, type RedisQueueOptions } from "../src/server/jobs/bul
 import { newJob } from "../src/server/jobs/record.js";
 import { RedisIdempotency } from "../src/server/jobs/redis-idempotency.js";
 import { RedisRecords, redisKeys } from "../src/server/jobs/redis-records.js";
-import { turnsKeys } from "../src/server/jobs/redis-turns.js";
+import { RedisTurns, turnsKeys } from "../src/server/jobs/redis-turns.js";
 import { createRedisWorker, type RedisWorker } from "../src/server/jobs/redis-worker.js";
 import { createRunner, type Runner } from "../src/server/jobs/runner.js";
+import { costOf, Turns } from "../src/server/jobs/turns.js";
 import {
   IdempotencyInFlightError,
   IdempotencyMismatchError,
@@ -142,9 +144,40 @@ describe("BullMQ queue", () => {
     });
     closers.unshift(w);
     for (const id of seeds.keys()) expect((await finished(q, id)).status).toBe("succeeded");
-    // team-a's first job was on BullMQ before team-b submitted; its second was handed over as the
-    // first started, when team-a was first in turn. From then on the two alternate.
-    expect(started).toEqual(["team-a:1", "team-a:2", "team-b:5", "team-a:3", "team-b:6", "team-a:4"]);
+    // team-a's first job was on BullMQ before team-b submitted; from then on the two alternate.
+    expect(started).toEqual(["team-a:1", "team-b:5", "team-a:2", "team-b:6", "team-a:3", "team-a:4"]);
+  });
+
+  it("hands jobs over in the order the embedded queue starts them, by the draws they ask for", async () => {
+    const prefix = `t${prefixes++}`;
+    const connection = new Redis(redis.url);
+    const queue = new Queue<{ id: string }>("certify", { connection, prefix });
+    try {
+      const turns = new RedisTurns(connection, prefix, queue, 1000);
+      const local = new Turns();
+      const seeds = new Map<string, string>();
+      // Each tenant's jobs ask for another number of draws; names sort in the order tenants join.
+      const jobs = [
+        ...[1, 2, 3].map((seed) => ["a", seed, 3136] as const),
+        ...[4, 5, 6, 7, 8].map((seed) => ["b", seed, 736] as const),
+        ...[9, 10, 11, 12].map((seed) => ["c", seed, 1536] as const),
+      ];
+      for (const [owner, seed, n] of jobs) {
+        const job = newJob(halfSpaceSpec({ seed, n }), owner);
+        seeds.set(job.id, `${owner}${seed}`);
+        await turns.admit(connection.multi(), job).exec();
+        local.push(owner, job.id, costOf(job.spec));
+      }
+      const handed: string[] = [];
+      for (let id = await turns.take(); id !== null; id = await turns.take()) handed.push(id);
+      const expected: string[] = [];
+      for (let id = local.next(); id !== undefined; id = local.next()) expected.push(id);
+      expect(handed.map((id) => seeds.get(id))).toEqual(expected.map((id) => seeds.get(id)));
+      expect(handed.map((id) => seeds.get(id)).slice(0, 6)).toEqual(["a1", "b4", "c9", "b5", "b6", "c10"]);
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
   });
 
   it("lists jobs newest first, a page at a time, by status, and finds the oldest queued", async () => {

@@ -87,7 +87,7 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
     const held = async (job: Job) =>
       (await turns.holds(job.owner, job.id)) || (await queue.getJob(job.id)) !== undefined;
     for (const job of await orphanedJobs(records, held, minAgeMs)) {
-      await turns.admit(redis.multi(), job.owner, job.id).exec();
+      await turns.admit(redis.multi(), job).exec();
     }
     await turns.feed();
   };
@@ -113,7 +113,7 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
         // Checked, then recorded: API processes submitting at once may pass the cap by a few jobs.
         if (maxQueued && (await records.counts(job.owner)).queued >= maxQueued)
           throw new QueueFullError(maxQueued);
-        await records.create(job, (m) => turns.admit(m, job.owner, job.id));
+        await records.create(job, (m) => turns.admit(m, job));
       } catch (e) {
         if (idempotencyKey !== undefined) await idempotency.release(idempotencyKey).catch(() => {});
         throw e;

@@ -6,7 +6,7 @@ import { execute } from "./execute.js";
 import { Journal, type JournalRecord, journalFile } from "./journal.js";
 import { DEFAULT_RETENTION_MS, decodeCursor, encodeCursor, newJob, zeroCounts } from "./record.js";
 import { type RunnerSettings, runnerOf } from "./runner.js";
-import { Turns } from "./turns.js";
+import { costOf, Turns } from "./turns.js";
 import {
   ANONYMOUS,
   IdempotencyInFlightError,
@@ -36,9 +36,11 @@ export interface EmbeddedQueueOptions extends RunnerSettings {
 const terminal = (s: JobStatus) => TERMINAL.includes(s);
 
 /**
- * The in-process queue: `concurrency` jobs at once on a thread pool, tenants served in turn and
- * each tenant's jobs in the order they came (turns.ts), every accepted job and every change of state journaled, so that a restart finishes what was accepted (queued and running
- * jobs run again; a certificate is a pure function of its input, parameters, seed and models).
+ * The in-process queue: `concurrency` jobs at once on a thread pool; tenants take turns by the draws
+ * their jobs ask for, and each tenant's jobs start in the order they came (turns.ts). Every accepted
+ * job and every change of state is journaled, so that a restart finishes what was accepted (queued
+ * and running jobs run again; a certificate is a pure function of its input, parameters, seed and
+ * models).
  */
 export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promise<JobQueue> {
   const { journal, records } = await Journal.open(journalFile(options.dataDir));
@@ -74,7 +76,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
       resumed.push(job);
     } else {
       Object.assign(job, { status: "queued", startedAt: null, progress: { done: 0, total: 0 } });
-      waiting.push(job.owner, id);
+      waiting.push(job.owner, id, costOf(job.spec));
     }
   }
   let order = ordered();
@@ -225,7 +227,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
         keyOf.set(job.id, idempotencyKey);
       }
       const accepted = structuredClone(job);
-      waiting.push(owner, job.id);
+      waiting.push(owner, job.id, costOf(spec));
       pump();
       return { job: accepted, replayed: false };
     },

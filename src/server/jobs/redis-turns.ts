@@ -1,5 +1,7 @@
 import type { Queue } from "bullmq";
 import type { ChainableCommander, Redis } from "ioredis";
+import { costOf } from "./turns.js";
+import type { Job } from "./types.js";
 
 /** Jobs kept waiting on BullMQ for the next free worker, unless configured otherwise. */
 export const READY_JOBS = 2;
@@ -15,54 +17,74 @@ const JOB_OPTIONS = {
 /** Key names under the prefix the job records and BullMQ use. */
 export function turnsKeys(prefix: string) {
   return {
-    /** Tenants with jobs in their lines, in the order they are served; each appears once. */
-    rotation: `${prefix}:turns`,
-    /** The same tenants as a set, so that a tenant joins the rotation only once. */
-    tenants: `${prefix}:turns:tenants`,
+    /** Tenants with jobs in their lines, scored by where their next job starts (turns.ts). */
+    waiting: `${prefix}:turns`,
+    /** Every tenant's virtual time, kept while it is not behind the queue's. */
+    served: `${prefix}:turns:served`,
+    /** The virtual time: where the job last handed over began. */
+    now: `${prefix}:turns:now`,
     /** A tenant's line: queued job ids, all scored 0, so ordered by id (UUIDv7: by creation). */
     line: (owner: string) => `${prefix}:turns:line:${owner}`,
+    /** What each job in a line costs (costOf). */
+    cost: `${prefix}:turns:cost`,
     /** Job ids handed to BullMQ and not yet taken by a worker, scored by when (ms). */
     handed: `${prefix}:turns:handed`,
   };
 }
 
-// KEYS: line, tenants, rotation. ARGV: id, owner.
+// Scores are written with %.0f: Lua's own number format keeps 14 digits only.
+// KEYS: line, cost, waiting, served, now. ARGV: id, owner, cost.
+// A tenant that was not waiting joins at the virtual time, or its own if that is later.
 const admitScript = `
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
-if redis.call('SADD', KEYS[2], ARGV[2]) == 1 then redis.call('RPUSH', KEYS[3], ARGV[2]) end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+if not redis.call('ZSCORE', KEYS[3], ARGV[2]) then
+  local start = tonumber(redis.call('GET', KEYS[5]) or '0')
+  local own = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[2]) or '0')
+  if own > start then start = own end
+  redis.call('ZADD', KEYS[3], string.format('%.0f', start), ARGV[2])
+end
 return 1`;
 
-// KEYS: rotation, tenants, handed. ARGV: line key prefix, now (ms), ready jobs.
-// The tenant at the head of the rotation gives up its oldest job and goes to the back while it has
-// more; a tenant whose line a cancel emptied leaves the rotation.
+// KEYS: waiting, served, now, cost, handed. ARGV: line key prefix, now (ms), ready jobs.
+// The tenant whose next job starts first gives up its oldest; a tenant whose line a cancel emptied
+// leaves the turns. Ties go to the tenant whose name sorts first.
 const takeScript = `
-if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[3]) then return false end
-for _ = 1, redis.call('LLEN', KEYS[1]) do
-  local owner = redis.call('LPOP', KEYS[1])
+if redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[3]) then return false end
+while true do
+  local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  if #head == 0 then return false end
+  local owner, start = head[1], tonumber(head[2])
   local line = ARGV[1] .. owner
   local id = redis.call('ZRANGE', line, 0, 0)[1]
-  if id then redis.call('ZREM', line, id) end
-  if redis.call('ZCARD', line) > 0 then
-    redis.call('RPUSH', KEYS[1], owner)
-  else
-    redis.call('SREM', KEYS[2], owner)
-  end
   if id then
-    redis.call('ZADD', KEYS[3], tonumber(ARGV[2]), id)
+    local tag = string.format('%.0f', start + tonumber(redis.call('HGET', KEYS[4], id) or '1'))
+    local at = string.format('%.0f', start)
+    redis.call('HDEL', KEYS[4], id)
+    redis.call('ZREM', line, id)
+    redis.call('SET', KEYS[3], at)
+    redis.call('ZADD', KEYS[2], tag, owner)
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. at)
+    if redis.call('ZCARD', line) > 0 then
+      redis.call('ZADD', KEYS[1], tag, owner)
+    else
+      redis.call('ZREM', KEYS[1], owner)
+    end
+    redis.call('ZADD', KEYS[5], ARGV[2], id)
     return id
   end
-end
-return false`;
+  redis.call('ZREM', KEYS[1], owner)
+end`;
 
 interface Scripts {
-  dualrsAdmit(line: string, tenants: string, rotation: string, id: string, owner: string): Promise<number>;
-  dualrsTake(rotation: string, tenants: string, handed: string, ...args: string[]): Promise<string | null>;
+  dualrsAdmit(...keysThenArgs: string[]): Promise<number>;
+  dualrsTake(...keysThenArgs: string[]): Promise<string | null>;
 }
 
 /**
- * Tenants take turns on BullMQ, as on the embedded queue (turns.ts): a job is accepted into its
- * tenant's line in Redis, and only `ready` jobs at a time are handed to BullMQ, one tenant after
- * another, so that one tenant's backlog waits in its own line instead of ahead of everyone's jobs.
+ * Tenants take turns on BullMQ as on the embedded queue (turns.ts, the same start-time fair
+ * queuing): a job is accepted into its tenant's line in Redis, and only `ready` jobs at a time are
+ * handed to BullMQ, the tenants taking turns, so that one tenant's backlog waits in its own line instead of ahead of everyone's jobs.
  * API processes hand jobs over as they are submitted, workers as they take them: whoever frees a
  * place fills it. A job is in a line or handed from the transaction that records it until a worker
  * takes it, so none is lost between the steps; `recover` finishes a handover cut short.
@@ -77,19 +99,22 @@ export class RedisTurns {
     private readonly ready = READY_JOBS,
   ) {
     this.keys = turnsKeys(prefix);
-    if (!("dualrsAdmit" in redis)) redis.defineCommand("dualrsAdmit", { numberOfKeys: 3, lua: admitScript });
-    if (!("dualrsTake" in redis)) redis.defineCommand("dualrsTake", { numberOfKeys: 3, lua: takeScript });
+    if (!("dualrsAdmit" in redis)) redis.defineCommand("dualrsAdmit", { numberOfKeys: 5, lua: admitScript });
+    if (!("dualrsTake" in redis)) redis.defineCommand("dualrsTake", { numberOfKeys: 5, lua: takeScript });
   }
 
-  /** Puts job `id` at the end of `owner`'s line, in the transaction `m` (the one that records the job). */
-  admit(m: ChainableCommander, owner: string, id: string): ChainableCommander {
+  /** Puts `job` at the end of its tenant's line, in the transaction `m` (the one that records it). */
+  admit(m: ChainableCommander, job: Job): ChainableCommander {
     const k = this.keys;
-    return (m as unknown as Scripts & ChainableCommander).dualrsAdmit(
-      k.line(owner),
-      k.tenants,
-      k.rotation,
-      id,
-      owner,
+    return (m as unknown as Scripts).dualrsAdmit(
+      k.line(job.owner),
+      k.cost,
+      k.waiting,
+      k.served,
+      k.now,
+      job.id,
+      job.owner,
+      String(costOf(job.spec)),
     ) as unknown as ChainableCommander;
   }
 
@@ -105,7 +130,9 @@ export class RedisTurns {
 
   /** Takes job `id` out of `owner`'s line (a cancel); false when it is not there. */
   async withdraw(owner: string, id: string): Promise<boolean> {
-    return (await this.redis.zrem(this.keys.line(owner), id)) === 1;
+    const [[, removed] = []] =
+      (await this.redis.multi().zrem(this.keys.line(owner), id).hdel(this.keys.cost, id).exec()) ?? [];
+    return removed === 1;
   }
 
   /** Whether job `id` waits in `owner`'s line or has been handed to BullMQ. */
@@ -134,11 +161,14 @@ export class RedisTurns {
     }
   }
 
-  private async take(): Promise<string | null> {
+  /** Hands over the next job in turn: out of its line, into the handed set (not yet onto BullMQ). */
+  async take(): Promise<string | null> {
     const k = this.keys;
     return (this.redis as unknown as Scripts).dualrsTake(
-      k.rotation,
-      k.tenants,
+      k.waiting,
+      k.served,
+      k.now,
+      k.cost,
       k.handed,
       k.line(""),
       String(Date.now()),
