@@ -4,6 +4,7 @@
  * certification at n = 10^4 and 10^6. Writes docs/benchmarks.md.
  */
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
@@ -11,6 +12,7 @@ import * as ort from "onnxruntime-node";
 import { certifyInput, fillGaussian } from "../src/core/index.js";
 import { buildNoiseModel } from "../src/runtime/graph/index.js";
 import { createSession, loadCertifier, localModelStore, type NoiseMode } from "../src/runtime/index.js";
+import { createRunner } from "../src/server/jobs/runner.js";
 import { perSecond, throughput } from "./measure.js";
 
 const ZOO = process.env.DUALRS_ZOO ?? "models";
@@ -108,6 +110,37 @@ if (dual) {
   log("dual certification, 2 threads", "graph noise", perSecond(dualRate), "samples (both stages)");
 }
 
+// One job at a time through the service's runner: its batches on one thread with two onnxruntime
+// threads, or spread over two threads with one each (WORKER_CONCURRENCY, THREADS).
+const bytes = Buffer.from(x.buffer);
+const input = {
+  shape,
+  data: bytes.toString("base64"),
+  sha256: createHash("sha256").update(bytes).digest("hex"),
+};
+const spread = new Map<number, number>();
+for (const [concurrency, threads] of [
+  [1, 2],
+  [2, 1],
+] as const) {
+  const runner = createRunner({ store, concurrency, threads, providers: ["cpu"] });
+  await runner.warm([ID]);
+  let seed = 0;
+  const rate = await throughput(async () => {
+    const parameters = { n0: 100, n: 10_000, alpha: 0.001, batchSize: BATCH, seed: seed++ };
+    await runner.run({ certifier: ID, input, parameters });
+    return 10_100;
+  }, SECONDS);
+  await runner.close();
+  spread.set(concurrency, rate);
+  log(
+    `one job at a time, ${concurrency} certification thread(s) x ${threads}`,
+    "graph noise",
+    perSecond(rate),
+    "samples",
+  );
+}
+
 // Peak memory of one certification, each in a fresh process.
 const memory = [10_000, 1_000_000].map((n) => {
   const out = execFileSync("npx", ["tsx", "bench/memory.ts", ZOO, ID, String(n), "graph"], {
@@ -157,7 +190,10 @@ ${rows
 Certification over raw inference, best setting: ${(best.cert / best.raw).toFixed(2)} (${best.noise} noise, ${best.threads} thread(s)).
 Graph noise alone allows at most ${Math.round((graphNoiseRates.get(2) ?? 0) / dim).toLocaleString("en-US")} samples/s at 2 threads (its
 normals/s over the input's ${dim} values): it, not the model, bounds certification on the CPU.
-${dualRate === null ? "" : `Dual certification runs two stages of n0 + n draws each; its samples/s count both.\n`}
+${dualRate === null ? "" : `Dual certification runs two stages of n0 + n draws each; its samples/s count both.\n`}One job's batches spread over two certification threads of one onnxruntime thread each run
+${((spread.get(2) ?? 0) / (spread.get(1) ?? 1)).toFixed(2)} times as fast as on one thread of two (the service's runner, \`WORKER_CONCURRENCY=2 THREADS=1\`
+against \`WORKER_CONCURRENCY=1 THREADS=2\`): each thread makes its own noise.
+
 ## Memory
 
 Peak resident memory of one whole process (runtime, sessions and one certification) at growing n;

@@ -76,6 +76,16 @@ describe("runner", () => {
     expect(reads.length - before).toBe(2);
   });
 
+  it("spreads one job's batches over every thread, to the certificate one thread gives", async () => {
+    const spec = halfSpaceSpec({ n: 20_000, batchSize: 500 });
+    const one = await runner().run(spec);
+    const before = reads.length;
+    const spread = await runner({ concurrency: 3 }).run(spec);
+    expect(spread).toEqual(one);
+    // Each thread loads the certifier's two model files before its first batch: all three counted.
+    expect(reads.length - before).toBe(6);
+  });
+
   it("runs at most `concurrency` jobs at once and finishes them all", async () => {
     const r = runner({ concurrency: 2 });
     const active = new Set<number>();

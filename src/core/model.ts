@@ -18,6 +18,8 @@ export interface DrawBatch {
 /** A base classifier f evaluated on noisy draws; the noise may be made on the host or in the model graph. */
 export interface NoisyClassifier {
   readonly classes: number;
+  /** How many batches it runs at once (threads, each with its own session); absent: 1. */
+  readonly parallelism?: number | undefined;
   /** Class counts (length `classes`) of f(x + sigma * eps_i) over the draws of the batch. */
   countBatch(batch: DrawBatch): Promise<Uint32Array>;
 }

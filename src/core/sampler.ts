@@ -23,7 +23,8 @@ export interface SampleSpec {
 /**
  * Class counts of the base classifier over `num` noisy draws, in batches of at most `batchSize`:
  * memory is bounded by the batch, never by `num`. Draw i always gets the same noise, so the counts
- * do not depend on the batch size.
+ * do not depend on the batch size, nor on which batch ends first when the model runs several at
+ * once (`parallelism`): counts only add up.
  */
 export async function sampleCounts(
   model: NoisyClassifier,
@@ -31,20 +32,29 @@ export async function sampleCounts(
   hooks: SampleHooks = {},
 ): Promise<Uint32Array> {
   const counts = new Uint32Array(model.classes);
-  for (let first = 0; first < spec.num; first += spec.batchSize) {
-    hooks.signal?.throwIfAborted();
-    const count = Math.min(spec.batchSize, spec.num - first);
-    const batch = await model.countBatch({
-      x: spec.x,
-      sigma: spec.sigma,
-      seed: spec.seed,
-      stream: spec.stream,
-      first,
-      count,
-    });
-    for (let c = 0; c < counts.length; c++) counts[c] = (counts[c] ?? 0) + (batch[c] ?? 0);
-    hooks.onBatch?.(first + count);
-  }
+  let next = 0;
+  let done = 0;
+  let failed = false;
+  const lane = async () => {
+    while (!failed && next < spec.num) {
+      hooks.signal?.throwIfAborted();
+      const first = next;
+      const count = Math.min(spec.batchSize, spec.num - first);
+      next += count;
+      const batch = await model
+        .countBatch({ x: spec.x, sigma: spec.sigma, seed: spec.seed, stream: spec.stream, first, count })
+        .catch((e: unknown) => {
+          // The other lanes start no new batch.
+          failed = true;
+          throw e;
+        });
+      for (let c = 0; c < counts.length; c++) counts[c] = (counts[c] ?? 0) + (batch[c] ?? 0);
+      done += count;
+      hooks.onBatch?.(done);
+    }
+  };
+  const lanes = Math.max(1, Math.min(model.parallelism ?? 1, Math.ceil(spec.num / spec.batchSize)));
+  await Promise.all(Array.from({ length: lanes }, lane));
   hooks.signal?.throwIfAborted();
   return counts;
 }

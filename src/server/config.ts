@@ -125,7 +125,7 @@ export const ConfigEnv = z
       .min(0)
       .max(256)
       .optional()
-      .describe("onnxruntime threads per job; default: one per core"),
+      .describe("onnxruntime threads per certification thread; default: one per core"),
     WARM: z
       .string()
       .default("all")
@@ -141,7 +141,7 @@ export const ConfigEnv = z
       .min(0)
       .max(64)
       .default(1)
-      .describe("jobs run at once in this process; 0: API only (with REDIS_URL)"),
+      .describe("certification threads in this process, and jobs run at once; 0: API only (with REDIS_URL)"),
     CORS_ORIGINS: z
       .string()
       .default("")

@@ -1,5 +1,4 @@
-import type { Certificate } from "../../core/certificate.js";
-import type { CertifyParameters } from "../../core/parameters.js";
+import type { DrawBatch } from "../../core/model.js";
 import type { NoiseMode } from "../../runtime/certifier.js";
 import type { ProviderConfig } from "../../runtime/providers.js";
 import type { ErrorInfo } from "./errors.js";
@@ -10,16 +9,17 @@ export interface ThreadData {
   providers: ProviderConfig | undefined;
   noise: NoiseMode | undefined;
   threads: number | undefined;
-  /** At most one progress message per this many milliseconds. */
-  progressIntervalMs: number;
 }
 
+/** Which of a certifier's chains a batch runs on: an option's index, or the estimator. */
+export type ChainRef = number | "estimator";
+
 export type ToThread =
-  | { type: "run"; id: number; certifier: string; input: Float32Array; parameters: CertifyParameters }
-  | { type: "cancel"; id: number }
+  /** Class counts of one batch of draws. */
+  | { type: "batch"; id: number; certifier: string; chain: ChainRef; batch: DrawBatch }
+  | { type: "load"; id: number; certifier: string }
   /** Release the sessions and exit; sent only once every request is answered. */
   | { type: "close" }
-  | { type: "load"; id: number; certifier: string }
   | { type: "store"; req: number; ok: true; value: unknown }
   | {
       type: "store";
@@ -31,6 +31,6 @@ export type ToThread =
 export type FromThread =
   | { type: "store"; req: number; method: "loadManifest"; args: [string] }
   | { type: "store"; req: number; method: "readModel"; args: [string, string | undefined] }
-  | { type: "progress"; id: number; done: number; total: number }
-  | { type: "done"; id: number; certificate: Certificate | null }
-  | { type: "failed"; id: number; error: ErrorInfo; aborted: boolean };
+  | { type: "counts"; id: number; counts: Uint32Array }
+  | { type: "loaded"; id: number }
+  | { type: "failed"; id: number; error: ErrorInfo };

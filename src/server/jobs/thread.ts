@@ -1,13 +1,13 @@
 import { parentPort, workerData } from "node:worker_threads";
-import { certifyInput } from "../../core/certifier.js";
 import type { Manifest } from "../../core/manifest.js";
 import { type LoadedCertifier, loadCertifier } from "../../runtime/certifier.js";
 import type { ModelStore } from "../../runtime/model-store.js";
 import type { FromThread, ThreadData, ToThread } from "./protocol.js";
 
 /**
- * A certification thread: onnxruntime's `session.run()` blocks its event loop here, not the
- * server's. Certifiers are loaded once and reused; the model store stays in the main thread and is
+ * A certification thread: it counts batches of draws, and onnxruntime's `session.run()` blocks its
+ * event loop here, not the server's (the runner, on the main thread, runs the algorithm and spreads
+ * the batches over the threads). Certifiers are loaded once and reused; the model store stays in the main thread and is
  * reached through messages, so any store (a folder, S3 with its cache) serves every thread.
  */
 
@@ -47,52 +47,37 @@ function certifier(id: string): Promise<LoadedCertifier> {
   return c;
 }
 
-const running = new Map<number, AbortController>();
+const errorInfo = (e: unknown) => {
+  const error = e instanceof Error ? e : new Error(String(e));
+  return { name: error.name, message: error.message };
+};
 
-async function run(m: Extract<ToThread, { type: "run" }>): Promise<void> {
-  const controller = new AbortController();
-  running.set(m.id, controller);
-  let last = 0;
+/** Counts one batch on a chain of a certifier, loading the certifier first if need be. */
+async function batch(m: Extract<ToThread, { type: "batch" }>): Promise<void> {
   try {
     const c = await certifier(m.certifier);
-    controller.signal.throwIfAborted();
-    const certificate = await certifyInput(c, m.input, m.parameters, {
-      signal: controller.signal,
-      onProgress: ({ done, total }) => {
-        const now = Date.now();
-        if (done < total && now - last < data.progressIntervalMs) return;
-        last = now;
-        send({ type: "progress", id: m.id, done, total });
-      },
-    });
-    send({ type: "done", id: m.id, certificate });
+    const model = m.chain === "estimator" ? c.estimator : c.options[m.chain];
+    if (!model) throw new Error(`certifier "${m.certifier}" has no chain ${m.chain}`);
+    const counts = await model.countBatch(m.batch);
+    send({ type: "counts", id: m.id, counts }, [counts.buffer as ArrayBuffer]);
   } catch (e) {
-    const error = e instanceof Error ? e : new Error(String(e));
-    send({
-      type: "failed",
-      id: m.id,
-      error: { name: error.name, message: error.message },
-      aborted: controller.signal.aborted,
-    });
-  } finally {
-    running.delete(m.id);
+    send({ type: "failed", id: m.id, error: errorInfo(e) });
   }
 }
 
 async function load(m: Extract<ToThread, { type: "load" }>): Promise<void> {
   try {
     await certifier(m.certifier);
-    send({ type: "done", id: m.id, certificate: null });
+    send({ type: "loaded", id: m.id });
   } catch (e) {
-    const error = e instanceof Error ? e : new Error(String(e));
-    send({ type: "failed", id: m.id, error: { name: error.name, message: error.message }, aborted: false });
+    send({ type: "failed", id: m.id, error: errorInfo(e) });
   }
 }
 
 port.on("message", (m: ToThread) => {
   switch (m.type) {
-    case "run":
-      void run(m);
+    case "batch":
+      void batch(m);
       break;
     case "load":
       void load(m);
@@ -101,9 +86,6 @@ port.on("message", (m: ToThread) => {
       void Promise.allSettled([...certifiers.values()].map(async (c) => (await c).close())).then(() =>
         process.exit(0),
       );
-      break;
-    case "cancel":
-      running.get(m.id)?.abort();
       break;
     case "store": {
       const p = pending.get(m.req);
