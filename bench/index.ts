@@ -111,35 +111,36 @@ if (dual) {
 }
 
 // One job at a time through the service's runner: its batches on one thread with two onnxruntime
-// threads, or spread over two threads with one each (WORKER_CONCURRENCY, THREADS).
+// threads, or spread over two threads with one each (WORKER_CONCURRENCY, THREADS). The two take
+// turns, three times each, and each keeps its best: this machine's load varies from minute to minute.
 const bytes = Buffer.from(x.buffer);
 const input = {
   shape,
   data: bytes.toString("base64"),
   sha256: createHash("sha256").update(bytes).digest("hex"),
 };
-const spread = new Map<number, number>();
-for (const [concurrency, threads] of [
-  [1, 2],
-  [2, 1],
-] as const) {
-  const runner = createRunner({ store, concurrency, threads, providers: ["cpu"] });
-  await runner.warm([ID]);
-  let seed = 0;
-  const rate = await throughput(async () => {
-    const parameters = { n0: 100, n: 10_000, alpha: 0.001, batchSize: BATCH, seed: seed++ };
-    await runner.run({ certifier: ID, input, parameters });
-    return 10_100;
-  }, SECONDS);
-  await runner.close();
-  spread.set(concurrency, rate);
-  log(
-    `one job at a time, ${concurrency} certification thread(s) x ${threads}`,
-    "graph noise",
-    perSecond(rate),
-    "samples",
-  );
+const layouts = [
+  { concurrency: 1, threads: 2 },
+  { concurrency: 2, threads: 1 },
+].map((l) => ({ ...l, runner: createRunner({ store, ...l, providers: ["cpu"] }), best: 0 }));
+for (const l of layouts) await l.runner.warm([ID]);
+let seed = 0;
+for (let round = 0; round < 3; round++) {
+  for (const l of layouts) {
+    const rate = await throughput(async () => {
+      const parameters = { n0: 100, n: 10_000, alpha: 0.001, batchSize: BATCH, seed: seed++ };
+      await l.runner.run({ certifier: ID, input, parameters });
+      return 10_100;
+    }, SECONDS / 2);
+    l.best = Math.max(l.best, rate);
+  }
 }
+for (const l of layouts) {
+  await l.runner.close();
+  const label = `one job at a time, ${l.concurrency} certification thread(s) x ${l.threads}`;
+  log(label, "graph noise", perSecond(l.best), "samples");
+}
+const [oneThread, twoThreads] = layouts.map((l) => l.best) as [number, number];
 
 // Peak memory of one certification, each in a fresh process.
 const memory = [10_000, 1_000_000].map((n) => {
@@ -188,10 +189,10 @@ ${rows
   .join("\n")}
 
 Certification over raw inference, best setting: ${(best.cert / best.raw).toFixed(2)} (${best.noise} noise, ${best.threads} thread(s)).
-Graph noise alone allows at most ${Math.round((graphNoiseRates.get(2) ?? 0) / dim).toLocaleString("en-US")} samples/s at 2 threads (its
-normals/s over the input's ${dim} values): it, not the model, bounds certification on the CPU.
+Graph noise alone allows one session at most ${Math.round((graphNoiseRates.get(2) ?? 0) / dim).toLocaleString("en-US")} samples/s at 2 threads (its
+normals/s over the input's ${dim} values): it, not the model, bounds a session's certification on the CPU.
 ${dualRate === null ? "" : `Dual certification runs two stages of n0 + n draws each; its samples/s count both.\n`}One job's batches spread over two certification threads of one onnxruntime thread each run
-${((spread.get(2) ?? 0) / (spread.get(1) ?? 1)).toFixed(2)} times as fast as on one thread of two (the service's runner, \`WORKER_CONCURRENCY=2 THREADS=1\`
+${(twoThreads / oneThread).toFixed(2)} times as fast as on one thread of two (the service's runner, \`WORKER_CONCURRENCY=2 THREADS=1\`
 against \`WORKER_CONCURRENCY=1 THREADS=2\`): each thread makes its own noise.
 
 ## Memory
