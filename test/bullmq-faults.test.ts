@@ -86,7 +86,8 @@ describe("faults on Redis", () => {
     expect(await a.exited).toBeNull();
     const killedAt = (await q.get(job.id))?.startedAt;
     const done = await finished(q, job.id);
-    expect(b.stderr()).toContain(`job ${job.id} succeeded`);
+    // Its log line and the job's status travel apart (a pipe, Redis): wait for the line.
+    await until(() => b.stderr().includes(`job ${job.id} succeeded`), "the worker to log the job");
     // The worker that ran it counts its samples and latency in its own metrics.
     const metricsUrl = /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(b.stderr())?.[1] ?? "";
     const metrics = await (await fetch(metricsUrl)).text();
@@ -107,7 +108,7 @@ describe("faults on Redis", () => {
     const [a, b] = runnerFirst(pair, job.id);
     a.child.kill("SIGTERM");
     expect(await a.exited).toBe(0);
-    expect(a.stderr()).toContain(`job ${job.id} handed back`);
+    await until(() => a.stderr().includes(`job ${job.id} handed back`), "the worker to log the hand-back");
     await until(() => b.stderr().includes(`job ${job.id} running`), "the other worker to take the job");
     expect((await q.cancel(job.id))?.cancelRequested).toBe(true);
     expect(await finished(q, job.id)).toMatchObject({ status: "canceled", certificate: null });

@@ -289,6 +289,8 @@ describe("BullMQ queue", () => {
     expect((await q.get(job.id))?.status).toBe("running");
     await q.cancel(job.id);
     expect((await finished(q, job.id)).status).toBe("canceled");
+    // The worker logs once its write is answered, which may come after a reader sees the status.
+    await until(() => lines.length >= 2, "the worker to log the cancel");
     expect(lines).toEqual([`job ${job.id} running`, `job ${job.id} canceled`]);
   });
 

@@ -101,13 +101,15 @@ export function createRunner(options: RunnerOptions): Runner {
   };
   let running = 0;
   const waiting: (() => void)[] = [];
+  // A job that ends hands its place to the next one waiting, so that none can slip in between.
   const acquire = async () => {
-    if (running >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
-    running++;
+    if (running < concurrency) running++;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
   };
   const release = () => {
-    running--;
-    waiting.shift()?.();
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
   };
   let closed = false;
   let warmed: { ready: boolean; detail: string } = { ready: true, detail: "certifiers load on first use" };
