@@ -84,10 +84,11 @@ interface Scripts {
 /**
  * Tenants take turns on BullMQ as on the embedded queue (turns.ts, the same start-time fair
  * queuing): a job is accepted into its tenant's line in Redis, and only `ready` jobs at a time are
- * handed to BullMQ, the tenants taking turns, so that one tenant's backlog waits in its own line instead of ahead of everyone's jobs.
- * API processes hand jobs over as they are submitted, workers as they take them: whoever frees a
- * place fills it. A job is in a line or handed from the transaction that records it until a worker
- * takes it, so none is lost between the steps; `recover` finishes a handover cut short.
+ * handed to BullMQ, in turn, so that one tenant's backlog waits in its own line instead of ahead of
+ * everyone's jobs. API processes hand jobs over as they are submitted, workers as they take them:
+ * whoever frees a place fills it. A job is in a line or handed from the transaction that records
+ * it until a worker takes it, so none is lost between the steps; `recover` finishes a handover cut
+ * short.
  */
 export class RedisTurns {
   readonly keys: ReturnType<typeof turnsKeys>;
