@@ -7,8 +7,9 @@ import type { FromThread, ThreadData, ToThread } from "./protocol.js";
 /**
  * A certification thread: it counts batches of draws, and onnxruntime's `session.run()` blocks its
  * event loop here, not the server's (the runner, on the main thread, runs the algorithm and spreads
- * the batches over the threads). Certifiers are loaded once and reused; the model store stays in the main thread and is
- * reached through messages, so any store (a folder, S3 with its cache) serves every thread.
+ * the batches over the threads). Certifiers are loaded once and reused; the model store stays in
+ * the main thread and is reached through messages, so any store (a folder, S3 with its cache)
+ * serves every thread.
  */
 
 const port = parentPort;
