@@ -125,6 +125,13 @@ describe("BullMQ queue", () => {
       expect(await connection.zcard(keys.handed)).toBe(1);
       expect(await connection.zcard(keys.line("team-a"))).toBe(3);
       expect(await connection.zcard(keys.line("team-b"))).toBe(2);
+      // team-a's handed job counts with its line.
+      expect(await q.queuedByTenant()).toEqual(
+        new Map([
+          ["team-a", 4],
+          ["team-b", 2],
+        ]),
+      );
     } finally {
       connection.disconnect();
     }

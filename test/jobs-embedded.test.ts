@@ -13,7 +13,7 @@ import {
   type Job,
   type JobQueue,
 } from "../src/server/jobs/types.js";
-import { registry } from "../src/server/metrics.js";
+import { registry, scrape } from "../src/server/metrics.js";
 import { writeHalfSpaceZoo } from "./helpers/halfspace.js";
 import { expectQueuedCap, halfSpaceSpec, until } from "./helpers/jobs.js";
 
@@ -98,10 +98,21 @@ describe("embedded queue", () => {
     const done = [blocker.done];
     for (const seed of [1, 2, 3, 4]) done.push((await as("team-a", seed)).done);
     for (const seed of [5, 6]) done.push((await as("team-b", seed)).done);
+    expect(await q.queuedByTenant()).toEqual(
+      new Map([
+        ["team-a", 4],
+        ["team-b", 2],
+      ]),
+    );
+    const metrics = await scrape(q);
+    expect(metrics).toContain('dualrs_queued_jobs{tenant="team-a"} 4');
+    expect(metrics).toContain('dualrs_queued_jobs{tenant="team-b"} 2');
     await q.cancel(blocker.id);
     await Promise.all(done);
     // One job runs at a time, so jobs end in the order they start.
     expect(ran).toEqual(["team-c:0", "team-a:1", "team-b:5", "team-a:2", "team-b:6", "team-a:3", "team-a:4"]);
+    expect(await q.queuedByTenant()).toEqual(new Map());
+    expect(await scrape(q)).not.toContain("dualrs_queued_jobs{");
   });
 
   it("replays a create under the same idempotency key and refuses another body or a concurrent retry", async () => {

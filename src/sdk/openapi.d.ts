@@ -144,7 +144,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Prometheus metrics: queue depth, jobs by state, job latency, samples, HTTP requests */
+    /** Prometheus metrics: queue depth (in all and by tenant), jobs by state, job latency, samples, HTTP requests */
     get: operations["metrics"];
     put?: never;
     post?: never;

@@ -45,14 +45,25 @@ const queueDepth = new Gauge({
   registers: [registry],
 });
 
-/** Refreshes the queue gauges from `counts`, just before a scrape. */
-export function recordCounts(counts: JobCounts): void {
+const queuedByTenant = new Gauge({
+  name: "dualrs_queued_jobs",
+  help: "Jobs waiting to run, by tenant (tenants with none are left out)",
+  labelNames: ["tenant"] as const,
+  registers: [registry],
+});
+
+/** Refreshes the queue gauges from `counts` and `byTenant`, just before a scrape. */
+export function recordCounts(counts: JobCounts, byTenant: ReadonlyMap<string, number> = new Map()): void {
   for (const [state, n] of Object.entries(counts) as [JobStatus, number][]) jobsByState.set({ state }, n);
   queueDepth.set(counts.queued);
+  // A tenant whose backlog ran out leaves the gauge, rather than stay at its last value.
+  queuedByTenant.reset();
+  for (const [tenant, n] of byTenant) queuedByTenant.set({ tenant }, n);
 }
 
 /** The exposition text, with the queue gauges fresh from `queue`. */
 export async function scrape(queue: JobQueue): Promise<string> {
-  recordCounts(await queue.counts());
+  const [counts, byTenant] = await Promise.all([queue.counts(), queue.queuedByTenant()]);
+  recordCounts(counts, byTenant);
   return registry.metrics();
 }

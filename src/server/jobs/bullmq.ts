@@ -186,6 +186,14 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
 
     oldestQueued: async () => (await records.oldest("queued", 1))[0] ?? null,
 
+    async queuedByTenant() {
+      const tenants = await turns.tenants((id) => redis.hget(keys.job(id), "owner"));
+      const counts = await Promise.all(
+        [...tenants].map(async (t) => [t, (await records.counts(t)).queued] as const),
+      );
+      return new Map(counts.filter(([, n]) => n > 0));
+    },
+
     async readiness() {
       if (closing) return { ready: false, detail: "shutting down" };
       try {

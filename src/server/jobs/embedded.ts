@@ -310,6 +310,10 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
       return id === undefined ? null : view(jobs.get(id));
     },
 
+    async queuedByTenant() {
+      return waiting.sizes();
+    },
+
     async readiness() {
       if (closing) return { ready: false, detail: "shutting down" };
       const r = runner.readiness();

@@ -136,6 +136,16 @@ export class RedisTurns {
     return removed === 1;
   }
 
+  /** The tenants with jobs in their lines or handed to BullMQ (`ownerOf` reads a handed job's). */
+  async tenants(ownerOf: (id: string) => Promise<string | null>): Promise<Set<string>> {
+    const [waiting, handed] = await Promise.all([
+      this.redis.zrange(this.keys.waiting, 0, -1),
+      this.redis.zrange(this.keys.handed, 0, -1),
+    ]);
+    const owners = await Promise.all(handed.map(ownerOf));
+    return new Set([...waiting, ...owners.filter((o): o is string => o !== null)]);
+  }
+
   /** Whether job `id` waits in `owner`'s line or has been handed to BullMQ. */
   async holds(owner: string, id: string): Promise<boolean> {
     const [inLine, handed] = await Promise.all([

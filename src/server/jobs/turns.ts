@@ -66,6 +66,11 @@ export class Turns {
     return this.lines.get(owner)?.length ?? 0;
   }
 
+  /** How many jobs each tenant with any has waiting. */
+  sizes(): Map<string, number> {
+    return new Map([...this.lines].map(([owner, line]) => [owner, line.length]));
+  }
+
   /** The id accepted first of all that wait: ids are UUIDv7, so the least is the oldest. */
   oldest(): string | undefined {
     let oldest: string | undefined;

@@ -110,6 +110,8 @@ export interface JobQueue {
   counts(owner?: string): Promise<JobCounts>;
   /** The queued job accepted first, or null when none waits: read in one step, however long the backlog. */
   oldestQueued(): Promise<Job | null>;
+  /** Queued jobs of each tenant that has any. */
+  queuedByTenant(): Promise<Map<string, number>>;
   /** Whether the backend can take jobs (Redis reachable, workers' models loaded), for /readyz. */
   readiness(): Promise<{ ready: boolean; detail: string }>;
   /** Stops taking jobs, lets running ones finish or hands them back, then releases resources. */
