@@ -9,7 +9,8 @@ const metrics = createRoute({
   operationId: "metrics",
   path: "/metrics",
   tags: ["operations"],
-  summary: "Prometheus metrics: queue depth (in all and by tenant), jobs by state, job latency, samples, HTTP requests",
+  summary:
+    "Prometheus metrics: queue depth (in all and by tenant), jobs by state, job latency, samples, HTTP requests",
   security,
   responses: {
     200: {
