@@ -330,6 +330,13 @@ describe("evaluate", () => {
     await expect(evaluateRun("--resume", "--n", "100")).rejects.toThrow(
       /--resume: the run in .*resume-out has another parameters; leave out --resume/,
     );
+    // On two certification threads: the same rows, and the same run settings, so it could resume.
+    const spread = join(dir, "resume-workers");
+    const args = [...argv.slice(0, -1), spread, "--seed", "4", "--workers", "2", "--batch-size", "200"];
+    const two = (await runEvaluate(parseEvaluateArgs(args), new AbortController().signal)).summary;
+    expect(two.certifiedAccuracy).toEqual(full.certifiedAccuracy);
+    const twoRows = parseTsv(await readFile(join(spread, FILES.rows), "utf8"));
+    expect(twoRows.map(({ time: _, ...r }) => r)).toEqual(parseTsv(text).map(({ time: _, ...r }) => r));
   });
 
   it("runs as dualrs evaluate and writes the run's files", async () => {

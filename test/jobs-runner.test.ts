@@ -1,4 +1,5 @@
 import { rm } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { certifyInput } from "../src/core/certifier.js";
 import type { Progress } from "../src/core/sampler.js";
@@ -6,6 +7,7 @@ import { loadCertifier } from "../src/runtime/certifier.js";
 import { localModelStore, type ModelStore } from "../src/runtime/model-store.js";
 import { JobFailure, jobProblemTypes } from "../src/server/jobs/errors.js";
 import { createRunner, decodeInput, type Runner } from "../src/server/jobs/runner.js";
+import { ThreadPool } from "../src/server/jobs/thread-pool.js";
 import { writeHalfSpaceZoo } from "./helpers/halfspace.js";
 import { halfSpaceSpec, until } from "./helpers/jobs.js";
 
@@ -84,6 +86,16 @@ describe("runner", () => {
     expect(spread).toEqual(one);
     // Each thread loads the certifier's two model files before its first batch: all three counted.
     expect(reads.length - before).toBe(6);
+  });
+
+  it("shares the cores among its threads unless told how many each takes", () => {
+    const pool = (size: number, threads?: number) =>
+      new ThreadPool(store, { providers: ["cpu"], noise: "graph", threads }, size, 0).data.threads;
+    const cores = availableParallelism();
+    expect(pool(1)).toBeUndefined();
+    expect(pool(2)).toBe(Math.max(1, Math.floor(cores / 2)));
+    expect(pool(4 * cores)).toBe(1);
+    expect(pool(2, 3)).toBe(3);
   });
 
   it("runs at most `concurrency` jobs at once and finishes them all", async () => {

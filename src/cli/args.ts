@@ -9,6 +9,8 @@ export interface Certification {
   providers: ProviderConfig;
   noise: "graph" | "host";
   threads?: number | undefined;
+  /** Certification threads; 1: certify on the command's own thread. */
+  workers: number;
   /** Passed to the core as is: it validates and fills in the manifest's defaults. */
   request: CertifyParameters;
 }
@@ -27,7 +29,9 @@ export const certificationUsage = `  --mode dual|global     default: dual when t
   --batch-size B         draws per model call (never changes the result)
   --noise graph|host     where the noise is drawn (default graph)
   --providers P          auto (default), cpu, cuda or cuda,cpu
-  --threads T            CPU threads per operator (default: one per core)
+  --threads T            CPU threads per operator (default: the cores divided among --workers)
+  --workers W            certification threads, each with its own sessions, over which each
+                         certificate's batches spread (default 1: certify on this thread)
 `;
 
 export const certifyUsage = `Usage: dualrs certify --manifest PATH --input FILE [options]
@@ -49,6 +53,7 @@ const certificationNumbers = [
   "batch-size",
   "seed",
   "threads",
+  "workers",
 ] as const;
 
 export interface Flags<S extends string, N extends string, B extends string = never> {
@@ -114,6 +119,7 @@ export function certificationOf(flags: Flags<string, string>): Certification {
     providers: providersOf(s.providers ?? "auto"),
     noise: oneOf("noise", s.noise ?? "graph", ["graph", "host"] as const),
     threads: wholeFlag(flags, "threads", 0),
+    workers: wholeFlag(flags, "workers", 1) ?? 1,
     request: {
       mode: s.mode === undefined ? undefined : oneOf("mode", s.mode, ["dual", "global"] as const),
       sigma: n.sigma,

@@ -1,8 +1,6 @@
-import { dirname, resolve } from "node:path";
 import { type Certificate, certifyInput, validateInput } from "../core/index.js";
-import { loadCertifier } from "../runtime/certifier.js";
-import { localModelStore } from "../runtime/model-store.js";
 import { type CertifyArgs, parseCertifyArgs } from "./args.js";
+import { openCertifier } from "./certifier.js";
 import { readInputFile } from "./input-file.js";
 import { progressBar } from "./progress.js";
 
@@ -15,13 +13,7 @@ export async function certifyCommand(argv: string[], signal: AbortSignal): Promi
 
 export async function runCertify(args: CertifyArgs, signal: AbortSignal): Promise<Certificate> {
   const input = await readInputFile(args.input);
-  // An absolute path always reads as a path, never as a manifest id.
-  const manifestPath = resolve(args.manifest);
-  const certifier = await loadCertifier(localModelStore(dirname(manifestPath)), manifestPath, {
-    providers: args.providers,
-    noise: args.noise,
-    threads: args.threads,
-  });
+  const certifier = await openCertifier(args.manifest, args);
   const bar = progressBar();
   try {
     // Shape and range first, so that a bad input fails before any model runs.

@@ -1,5 +1,5 @@
 import { mkdir } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { resolveParameters } from "../core/parameters.js";
 import { defaultDataDir, type ImageDataset, loadFashionMnist, type Split } from "../eval/dataset.js";
 import { DatasetError } from "../eval/errors.js";
@@ -9,8 +9,6 @@ import { FILES, tsvWriter, writeRunReport } from "../eval/output.js";
 import { evalProgressBar } from "../eval/progress.js";
 import { readEarlierRun, runSettings, settingsDiff, writeRunSettings } from "../eval/resume.js";
 import { type EvalSummary, summarize } from "../eval/summary.js";
-import { loadCertifier } from "../runtime/certifier.js";
-import { localModelStore } from "../runtime/model-store.js";
 import {
   type Certification,
   certificationOf,
@@ -19,6 +17,7 @@ import {
   parseFlags,
   wholeFlag,
 } from "./args.js";
+import { openCertifier } from "./certifier.js";
 import { UsageError } from "./errors.js";
 
 export const evaluateUsage = `Usage: dualrs evaluate --manifest PATH [options]
@@ -77,12 +76,7 @@ export async function runEvaluate(
 ): Promise<{ summary: EvalSummary; dir: string }> {
   // The data first: a missing data set fails before any model loads.
   const dataset = await readDataset(args.data, args.split);
-  const manifestPath = resolve(args.manifest);
-  const certifier = await loadCertifier(localModelStore(dirname(manifestPath)), manifestPath, {
-    providers: args.providers,
-    noise: args.noise,
-    threads: args.threads,
-  });
+  const certifier = await openCertifier(args.manifest, args);
   try {
     const dir = resolve(args.out ?? defaultOut(certifier.manifest.id, args.request));
     const earlier = args.resume ? await readEarlierRun(dir, FILES.rows) : null;

@@ -125,7 +125,7 @@ export const ConfigEnv = z
       .min(0)
       .max(256)
       .optional()
-      .describe("onnxruntime threads per certification thread; default: one per core"),
+      .describe("onnxruntime threads per certification thread; default: the cores divided among them"),
     WARM: z
       .string()
       .default("all")

@@ -1,13 +1,11 @@
 import type { Certificate } from "../../core/certificate.js";
-import { certifyInput, type LoadedCertifier } from "../../core/certifier.js";
-import { estimatorRoutes, type Manifest } from "../../core/manifest.js";
-import type { NoisyClassifier } from "../../core/model.js";
+import { certifyInput } from "../../core/certifier.js";
+import type { Manifest } from "../../core/manifest.js";
 import type { Progress } from "../../core/sampler.js";
 import type { NoiseMode } from "../../runtime/certifier.js";
 import type { ModelStore } from "../../runtime/model-store.js";
 import type { ProviderConfig } from "../../runtime/providers.js";
 import { abortError, isAbortError, JobFailure, jobErrorOf } from "./errors.js";
-import type { ChainRef } from "./protocol.js";
 import { ThreadPool } from "./thread-pool.js";
 import type { JobSpec } from "./types.js";
 
@@ -19,7 +17,7 @@ export interface RunnerOptions {
    * a job's batches spread over every thread, so that one job alone uses them all. Default 1.
    */
   concurrency?: number | undefined;
-  /** onnxruntime threads per certification thread; default: onnxruntime's own (one per core). */
+  /** onnxruntime threads per certification thread; default: the cores divided among the threads. */
   threads?: number | undefined;
   providers?: ProviderConfig | undefined;
   noise?: NoiseMode | undefined;
@@ -114,24 +112,6 @@ export function createRunner(options: RunnerOptions): Runner {
   let closed = false;
   let warmed: { ready: boolean; detail: string } = { ready: true, detail: "certifiers load on first use" };
 
-  /** The certifier as the engine sees it, its chains counting batches on the pool's threads. */
-  const certifierOf = (id: string, manifest: Manifest, signal?: AbortSignal): LoadedCertifier => {
-    const chain = (ref: ChainRef, classes: number): NoisyClassifier => ({
-      classes,
-      parallelism: pool.size,
-      countBatch: (batch) => pool.count(id, ref, batch, signal),
-    });
-    return {
-      manifest,
-      options: manifest.options.map((_, i) => chain(i, manifest.labels.length)),
-      estimator: manifest.estimator ? chain("estimator", estimatorRoutes(manifest).length) : undefined,
-      // Model files are named by their sha256; every thread checks each file against its name.
-      digests: Object.fromEntries(
-        Object.entries(manifest.models).map(([name, m]) => [name, m.file.slice(0, -".onnx".length)]),
-      ),
-    };
-  };
-
   return {
     concurrency,
     async run(spec, hooks = {}) {
@@ -145,7 +125,7 @@ export function createRunner(options: RunnerOptions): Runner {
         let last = 0;
         const onProgress = hooks.onProgress;
         return await certifyInput(
-          certifierOf(spec.certifier, manifest, signal),
+          pool.certifier(spec.certifier, manifest, signal),
           decodeInput(spec.input.data),
           spec.parameters,
           {

@@ -1,5 +1,8 @@
+import { availableParallelism } from "node:os";
 import type { Worker } from "node:worker_threads";
-import type { DrawBatch } from "../../core/model.js";
+import type { LoadedCertifier } from "../../core/certifier.js";
+import { estimatorRoutes, type Manifest } from "../../core/manifest.js";
+import type { DrawBatch, NoisyClassifier } from "../../core/model.js";
 import type { ModelStore } from "../../runtime/model-store.js";
 import { abortError, JobFailure, jobErrorOf, jobProblemTypes } from "./errors.js";
 import type { ChainRef, FromThread, ThreadData, ToThread } from "./protocol.js";
@@ -43,14 +46,21 @@ export class ThreadPool {
   #nextId = 0;
   #closed = false;
 
+  readonly data: ThreadData;
+
   constructor(
     private readonly store: ModelStore,
-    private readonly data: ThreadData,
+    data: ThreadData,
     size: number,
     /** A canceled batch still running after this long loses its thread to a fresh one. */
     private readonly cancelGraceMs: number,
   ) {
     this.#slots = Array.from({ length: size }, () => ({ thread: null }));
+    // Unless told otherwise, the threads share the cores rather than each taking them all: one
+    // job's batches run on every thread at once, and more threads than cores only contend.
+    const threads =
+      data.threads ?? (size > 1 ? Math.max(1, Math.floor(availableParallelism() / size)) : undefined);
+    this.data = { ...data, threads };
   }
 
   get size(): number {
@@ -84,6 +94,27 @@ export class ThreadPool {
       this.#queue.push(request);
       this.#pump();
     });
+  }
+
+  /**
+   * Certifier `ref` (its `manifest`) as the engine sees it: its chains count batches on these
+   * threads, as many at once as there are threads. `signal` cancels its batches.
+   */
+  certifier(ref: string, manifest: Manifest, signal?: AbortSignal): LoadedCertifier {
+    const chain = (id: ChainRef, classes: number): NoisyClassifier => ({
+      classes,
+      parallelism: this.size,
+      countBatch: (batch) => this.count(ref, id, batch, signal),
+    });
+    return {
+      manifest,
+      options: manifest.options.map((_, i) => chain(i, manifest.labels.length)),
+      estimator: manifest.estimator ? chain("estimator", estimatorRoutes(manifest).length) : undefined,
+      // Model files are named by their sha256; every thread checks each file against its name.
+      digests: Object.fromEntries(
+        Object.entries(manifest.models).map(([name, m]) => [name, m.file.slice(0, -".onnx".length)]),
+      ),
+    };
   }
 
   /** Loads `certifier` in every thread, ahead of its first batch. */

@@ -1,0 +1,27 @@
+import { dirname, resolve } from "node:path";
+import { type LoadedCertifier, loadCertifier } from "../runtime/certifier.js";
+import { localModelStore } from "../runtime/model-store.js";
+import { ThreadPool } from "../server/jobs/thread-pool.js";
+import type { Certification } from "./args.js";
+
+/**
+ * The certifier of the manifest at `path`, its models looked up next to it: loaded on this thread,
+ * or with `--workers` W > 1, on W certification threads that each certificate's batches spread
+ * over (the service's thread pool; the certificate is the same).
+ */
+export async function openCertifier(path: string, c: Certification): Promise<LoadedCertifier> {
+  // An absolute path always reads as a path, never as a manifest id.
+  const ref = resolve(path);
+  const store = localModelStore(dirname(ref));
+  const { providers, noise, threads } = c;
+  if (c.workers <= 1) return loadCertifier(store, ref, { providers, noise, threads });
+  const pool = new ThreadPool(store, { providers, noise, threads }, c.workers, 750);
+  try {
+    // Every thread loads it now, so that a bad model fails before any input is certified.
+    await pool.load(ref);
+    return { ...pool.certifier(ref, await store.loadManifest(ref)), close: () => pool.close() };
+  } catch (e) {
+    await pool.close();
+    throw e;
+  }
+}
