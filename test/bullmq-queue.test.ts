@@ -155,15 +155,17 @@ describe("BullMQ queue", () => {
     expect(started).toEqual(["team-a:1", "team-b:5", "team-a:2", "team-b:6", "team-a:3", "team-a:4"]);
   });
 
-  it("hands jobs over in the order the embedded queue starts them, by the draws they ask for", async () => {
+  it("hands jobs over in the order the embedded queue starts them, by the draws they ask for and weights", async () => {
     const prefix = `t${prefixes++}`;
     const connection = new Redis(redis.url);
     const queue = new Queue<{ id: string }>("certify", { connection, prefix });
     try {
-      const turns = new RedisTurns(connection, prefix, queue, 1000);
+      const weights = { c: 2 };
+      const turns = new RedisTurns(connection, prefix, queue, 1000, weights);
       const local = new Turns();
       const seeds = new Map<string, string>();
-      // Each tenant's jobs ask for another number of draws; names sort in the order tenants join.
+      // Each tenant's jobs ask for another number of draws, c's at weight 2 (so they count as
+      // many as b's); names sort in the order tenants join.
       const jobs = [
         ...[1, 2, 3].map((seed) => ["a", seed, 3136] as const),
         ...[4, 5, 6, 7, 8].map((seed) => ["b", seed, 736] as const),
@@ -173,14 +175,14 @@ describe("BullMQ queue", () => {
         const job = newJob(halfSpaceSpec({ seed, n }), owner);
         seeds.set(job.id, `${owner}${seed}`);
         await turns.admit(connection.multi(), job).exec();
-        local.push(owner, job.id, costOf(job.spec));
+        local.push(owner, job.id, costOf(job.spec, owner === "c" ? weights.c : 1));
       }
       const handed: string[] = [];
       for (let id = await turns.take(); id !== null; id = await turns.take()) handed.push(id);
       const expected: string[] = [];
       for (let id = local.next(); id !== undefined; id = local.next()) expected.push(id);
       expect(handed.map((id) => seeds.get(id))).toEqual(expected.map((id) => seeds.get(id)));
-      expect(handed.map((id) => seeds.get(id)).slice(0, 6)).toEqual(["a1", "b4", "c9", "b5", "b6", "c10"]);
+      expect(handed.map((id) => seeds.get(id)).slice(0, 6)).toEqual(["a1", "b4", "c9", "b5", "c10", "b6"]);
     } finally {
       await queue.close();
       connection.disconnect();

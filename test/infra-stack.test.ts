@@ -450,6 +450,14 @@ describe("deployment context", () => {
     expect(() => deployConfig({ apiKeyHashes: keyHash, rateLimitWindow: "0.5" })).toThrow(
       /-c rateLimitWindow/,
     );
+    for (const bad of ["ops", "ops:0", "ops:x"]) {
+      expect(() => deployConfig({ apiKeyHashes: `ops:${keyHash}`, tenantWeights: bad }), bad).toThrow(
+        /-c tenantWeights: expected TENANT:WEIGHT/,
+      );
+    }
+    expect(() => deployConfig({ apiKeyHashes: keyHash, tenantWeights: "ops:2" })).toThrow(
+      /-c tenantWeights: "ops" is no tenant of apiKeyHashes/,
+    );
   });
 
   it("passes the API's limits it sets to the API's tasks, and leaves the rest to the API's defaults", () => {
@@ -458,11 +466,13 @@ describe("deployment context", () => {
       rateLimit: "120",
       maxQueuedJobs: "0",
       metricsTenants: `ops, key-${keyHash.slice(0, 12)}`,
+      tenantWeights: `ops:2,key-${keyHash.slice(0, 12)}:0.5`,
     });
     expect(apiLimits(c)).toEqual({
       RATE_LIMIT: "120",
       MAX_QUEUED_JOBS: "0",
       METRICS_TENANTS: `ops,key-${keyHash.slice(0, 12)}`,
+      TENANT_WEIGHTS: `ops:2,key-${keyHash.slice(0, 12)}:0.5`,
     });
     const api = ofType("AWS::ECS::TaskDefinition")
       .flatMap(
@@ -470,7 +480,13 @@ describe("deployment context", () => {
       )
       .find((d) => d.Name === "api");
     const names = api?.Environment.map((e) => e.Name) ?? [];
-    for (const name of ["RATE_LIMIT", "RATE_LIMIT_WINDOW", "MAX_QUEUED_JOBS", "METRICS_TENANTS"])
+    for (const name of [
+      "RATE_LIMIT",
+      "RATE_LIMIT_WINDOW",
+      "MAX_QUEUED_JOBS",
+      "METRICS_TENANTS",
+      "TENANT_WEIGHTS",
+    ])
       expect(names).not.toContain(name);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Turns } from "../src/server/jobs/turns.js";
+import { costOf, Turns } from "../src/server/jobs/turns.js";
+import { halfSpaceSpec } from "./helpers/jobs.js";
 
 /** Every id `turns` gives, in order, until none waits. */
 const drain = (turns: Turns) => {
@@ -23,6 +24,15 @@ describe("tenants' turns", () => {
     for (const id of ["a1", "a2", "a3"]) t.push("a", id, 3200);
     for (const id of ["b1", "b2", "b3", "b4", "b5"]) t.push("b", id, 800);
     expect(drain(t)).toEqual(["a1", "b1", "b2", "b3", "b4", "a2", "b5", "a3"]);
+  });
+
+  it("gives a tenant of weight 3 three turns for each of a tenant of weight 1", () => {
+    const t = new Turns();
+    const spec = halfSpaceSpec({ n0: 100, n: 2000 });
+    for (const id of ["a1", "a2", "a3", "a4", "a5", "a6"]) t.push("a", id, costOf(spec, 3));
+    for (const id of ["b1", "b2", "b3"]) t.push("b", id, costOf(spec));
+    expect(costOf(spec, 3)).toBe(700);
+    expect(drain(t)).toEqual(["a1", "b1", "a2", "a3", "a4", "b2", "a5", "a6", "b3"]);
   });
 
   it("gives no credit for time spent away: a tenant that comes back joins at the current turn", () => {

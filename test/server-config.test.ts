@@ -36,6 +36,17 @@ describe("server configuration", () => {
         /METRICS_TENANTS.*"opz" is no tenant/,
       ],
       [{ JOB_RETENTION: "10" }, /JOB_RETENTION/],
+      [
+        { API_KEYS: `ops:${"a".repeat(64)}`, TENANT_WEIGHTS: "ops:2,opz:1" },
+        /TENANT_WEIGHTS.*"opz" is no tenant/,
+      ],
+      ...["ops", "ops:0", "ops:-1", "ops:x", "ops:1:2", "Bad Name:1"].map(
+        (w) =>
+          [{ TENANT_WEIGHTS: w }, /TENANT_WEIGHTS.*entry 1: expected TENANT:WEIGHT/] as [
+            Record<string, string>,
+            RegExp,
+          ],
+      ),
     ];
     for (const [env, message] of bad) expect(() => loadConfig(env)).toThrow(message);
     expect(() => loadConfig({ PORT: "x" })).toThrow(ConfigError);
@@ -65,6 +76,15 @@ describe("server configuration", () => {
     for (const bad of [`${a},${a.slice(1)}`, `team a:${a}`, `:${a}`, `x:y:${a}`, `${"t".repeat(65)}:${a}`]) {
       expect(() => loadConfig({ API_KEYS: bad }), bad).toThrow(/API_KEYS.*entry \d: expected the sha256/);
     }
+  });
+
+  it("reads tenants' weights, each tenant of API_KEYS", () => {
+    const keys = `team-a:${"a".repeat(64)},team-b:${"b".repeat(64)}`;
+    expect(loadConfig({ API_KEYS: keys, TENANT_WEIGHTS: " team-a:4, team-b:0.5 " }).tenantWeights).toEqual({
+      "team-a": 4,
+      "team-b": 0.5,
+    });
+    expect(loadConfig({}).tenantWeights).toEqual({});
   });
 
   it("takes flags over the environment, and empty variables as unset", () => {

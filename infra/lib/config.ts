@@ -13,6 +13,12 @@ const apiKeyEntry = /^(?:[a-z0-9][a-z0-9_.-]{0,63}:)?[0-9a-f]{64}$/;
 const tenantName = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 /** The tenant an API_KEYS entry acts for, as the server names it: TENANT, or `key-` and 12 hex digits. */
 const tenantOf = (entry: string) => (entry.includes(":") ? entry.split(":")[0] : `key-${entry.slice(0, 12)}`);
+/** `TENANT:WEIGHT` with a weight above 0, as the API's TENANT_WEIGHTS takes it. */
+const isTenantWeight = (entry: string) => {
+  const [, tenant = "", weight = ""] = /^([^:]*):([^:]*)$/.exec(entry) ?? [];
+  const w = Number(weight);
+  return tenantName.test(tenant) && weight !== "" && Number.isFinite(w) && w > 0;
+};
 const commaList = (s: string) =>
   s
     .split(",")
@@ -72,6 +78,15 @@ export const DeployContext = z
       .transform(commaList)
       .refine((t) => t.every((name) => tenantName.test(name)), "expected tenant names, comma-separated")
       .optional(),
+    /** Comma-separated TENANT:WEIGHT, each tenant's share of the workers (TENANT_WEIGHTS); absent: all 1. */
+    tenantWeights: z
+      .string()
+      .transform(commaList)
+      .refine(
+        (t) => t.every(isTenantWeight),
+        "expected TENANT:WEIGHT entries with weights above 0, comma-separated",
+      )
+      .optional(),
     /** Alarms are sent to this address too (they always go to the stack's SNS topic). */
     alarmEmail: z.email().optional(),
     /** A prebuilt image in this account's ECR (`repository:tag`); absent: built from the repository's Dockerfile. */
@@ -96,11 +111,15 @@ export const DeployContext = z
     // The API refuses to start on a METRICS_TENANTS that no key acts for; say so before deploying.
     // Keys kept in an existing secret cannot be read here, so only apiKeyHashes is checked.
     const tenants = new Set((c.apiKeyHashes ?? []).map(tenantOf));
-    for (const name of c.apiKeyHashes ? (c.metricsTenants ?? []) : []) {
+    const named = [
+      ...(c.metricsTenants ?? []).map((name) => ["metricsTenants", name] as const),
+      ...(c.tenantWeights ?? []).map((entry) => ["tenantWeights", entry.split(":")[0] ?? ""] as const),
+    ];
+    for (const [key, name] of c.apiKeyHashes ? named : []) {
       if (!tenants.has(name))
         ctx.addIssue({
           code: "custom",
-          path: ["metricsTenants"],
+          path: [key],
           message: `"${name}" is no tenant of apiKeyHashes (name the TENANT of a TENANT:HASH entry)`,
         });
     }

@@ -148,6 +148,7 @@ export function apiLimits(c: DeployConfig): Record<string, string> {
     ["RATE_LIMIT_WINDOW", c.rateLimitWindow],
     ["MAX_QUEUED_JOBS", c.maxQueuedJobs],
     ["METRICS_TENANTS", c.metricsTenants],
+    ["TENANT_WEIGHTS", c.tenantWeights],
   ];
   return Object.fromEntries(settings.flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)]])));
 }

@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { type ProviderConfig, parseProviders } from "../runtime/providers.js";
 import { DEFAULT_RETENTION_MS } from "./jobs/record.js";
-import { type ApiKey, parseApiKey } from "./middleware/auth.js";
+import { type ApiKey, parseApiKey, TENANT } from "./middleware/auth.js";
 import type { RateLimitSettings } from "./rate-limiter.js";
 import { secretKey } from "./webhooks/signature.js";
 
@@ -63,6 +63,26 @@ export const ConfigEnv = z
       .default("")
       .transform(commaList)
       .describe("comma-separated tenants whose keys may read /metrics; empty: every caller"),
+    TENANT_WEIGHTS: z
+      .string()
+      .default("")
+      .transform((s, ctx) =>
+        Object.fromEntries(
+          commaList(s).flatMap((entry, i) => {
+            const [, tenant = "", weight = ""] = /^([^:]*):([^:]*)$/.exec(entry) ?? [];
+            const w = Number(weight);
+            if (TENANT.test(tenant) && weight !== "" && Number.isFinite(w) && w > 0) return [[tenant, w]];
+            ctx.addIssue({
+              code: "custom",
+              message: `entry ${i + 1}: expected TENANT:WEIGHT with a weight above 0, as in team-a:4`,
+            });
+            return [];
+          }),
+        ),
+      )
+      .describe(
+        "comma-separated TENANT:WEIGHT: a tenant's share of the workers against weight 1, the default",
+      ),
     WEBHOOK_SECRET: z
       .string()
       .refine((v) => {
@@ -189,10 +209,14 @@ export const ConfigEnv = z
       });
     }
     const tenants = new Set(env.API_KEYS.map((k) => k.tenant));
-    for (const tenant of env.METRICS_TENANTS.filter((t) => !tenants.has(t))) {
+    const named = [
+      ...env.METRICS_TENANTS.map((t) => ["METRICS_TENANTS", t] as const),
+      ...Object.keys(env.TENANT_WEIGHTS).map((t) => ["TENANT_WEIGHTS", t] as const),
+    ];
+    for (const [setting, tenant] of named.filter(([, t]) => !tenants.has(t))) {
       ctx.addIssue({
         code: "custom",
-        path: ["METRICS_TENANTS"],
+        path: [setting],
         message: `"${tenant}" is no tenant of API_KEYS (name the TENANT of a TENANT:HASH entry)`,
       });
     }
@@ -224,6 +248,8 @@ export interface ServerConfig {
   apiKeys: ApiKey[];
   /** Tenants that may read /metrics; empty: every caller. */
   metricsTenants: string[];
+  /** Each named tenant's share of the workers, against 1 for the others. */
+  tenantWeights: Record<string, number>;
   webhookSecret: string | undefined;
   rateLimit: RateLimitSettings;
   /** Queued jobs a tenant may have at once; 0: no cap. */
@@ -282,6 +308,7 @@ export function loadConfig(
     dataDir: e.DATA_DIR,
     apiKeys: e.API_KEYS,
     metricsTenants: e.METRICS_TENANTS,
+    tenantWeights: e.TENANT_WEIGHTS,
     webhookSecret: e.WEBHOOK_SECRET,
     rateLimit: { limit: e.RATE_LIMIT, windowSeconds: e.RATE_LIMIT_WINDOW },
     maxQueuedJobs: e.MAX_QUEUED_JOBS,

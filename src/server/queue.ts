@@ -28,6 +28,7 @@ export async function openQueue(config: ServerConfig, store: ModelStore): Promis
       worker: runs ? { ...execution, retentionMs: config.jobRetentionMs } : undefined,
       webhooks,
       retentionMs: config.jobRetentionMs,
+      weights: config.tenantWeights,
     });
   }
   return createEmbeddedQueue({
@@ -35,5 +36,6 @@ export async function openQueue(config: ServerConfig, store: ModelStore): Promis
     dataDir: config.dataDir,
     webhooks,
     retentionMs: config.jobRetentionMs,
+    weights: config.tenantWeights,
   });
 }

@@ -40,6 +40,8 @@ export interface RedisQueueOptions {
   orphanAgeMs?: number | undefined;
   /** Jobs kept waiting on BullMQ, the rest in their tenants' lines (redis-turns.ts). Default 2. */
   readyJobs?: number | undefined;
+  /** Tenants' shares of the workers (turns.ts); a tenant not named has weight 1. */
+  weights?: Readonly<Record<string, number>> | undefined;
 }
 
 const terminal = (s: JobStatus | undefined) => s !== undefined && TERMINAL.includes(s);
@@ -66,7 +68,7 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
   const finished = new EventEmitter().setMaxListeners(0);
   await subscriber.subscribe(keys.doneChannel);
   subscriber.on("message", (_channel: string, id: string) => finished.emit(id));
-  const turns = new RedisTurns(redis, prefix, queue, options.readyJobs);
+  const turns = new RedisTurns(redis, prefix, queue, options.readyJobs, options.weights);
   const local: RedisWorker | undefined = options.worker
     ? await createRedisWorker({
         ...options.worker,

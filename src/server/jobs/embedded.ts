@@ -31,6 +31,8 @@ export interface EmbeddedQueueOptions extends RunnerSettings {
   drainMs?: number | undefined;
   /** The journal is compacted once it has this many lines and four per job. Default 1000. */
   compactAfter?: number | undefined;
+  /** Tenants' shares of the workers (turns.ts); a tenant not named has weight 1. */
+  weights?: Readonly<Record<string, number>> | undefined;
 }
 
 const terminal = (s: JobStatus) => TERMINAL.includes(s);
@@ -76,7 +78,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
       resumed.push(job);
     } else {
       Object.assign(job, { status: "queued", startedAt: null, progress: { done: 0, total: 0 } });
-      waiting.push(job.owner, id, costOf(job.spec));
+      waiting.push(job.owner, id, costOf(job.spec, options.weights?.[job.owner]));
     }
   }
   let order = ordered();
@@ -227,7 +229,7 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
         keyOf.set(job.id, idempotencyKey);
       }
       const accepted = structuredClone(job);
-      waiting.push(owner, job.id, costOf(spec));
+      waiting.push(owner, job.id, costOf(spec, options.weights?.[owner]));
       pump();
       return { job: accepted, replayed: false };
     },

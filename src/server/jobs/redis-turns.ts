@@ -98,6 +98,8 @@ export class RedisTurns {
     prefix: string,
     private readonly queue: Queue<{ id: string }>,
     private readonly ready = READY_JOBS,
+    /** Tenants' shares of the workers (turns.ts); a tenant not named has weight 1. */
+    private readonly weights: Readonly<Record<string, number>> = {},
   ) {
     this.keys = turnsKeys(prefix);
     if (!("dualrsAdmit" in redis)) redis.defineCommand("dualrsAdmit", { numberOfKeys: 5, lua: admitScript });
@@ -115,7 +117,7 @@ export class RedisTurns {
       k.now,
       job.id,
       job.owner,
-      String(costOf(job.spec)),
+      String(costOf(job.spec, this.weights[job.owner])),
     ) as unknown as ChainableCommander;
   }
 
