@@ -99,8 +99,8 @@ function redisOf({ redisUrl, redisPrefix }: ServerConfig): { url: string; prefix
 
 /** On Redis, the API processes of one deployment share which failures they reported. */
 function cloudwatchOptions(cloudwatch: CloudWatchOptions, config: ServerConfig): CloudWatchOptions {
-  const { redisUrl, redisPrefix } = config;
-  if (!redisUrl) return cloudwatch;
+  const redis = redisOf(config);
+  if (!redis) return cloudwatch;
   const name = `${cloudwatch.namespace}:${cloudwatch.deployment}`;
-  return { ...cloudwatch, ledger: redisFailureLedger(redisUrl, redisPrefix, name) };
+  return { ...cloudwatch, ledger: redisFailureLedger(redis.url, redis.prefix, name) };
 }
