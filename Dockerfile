@@ -11,10 +11,12 @@ FROM node:22-bookworm-slim@sha256:43ac6c60b8f89723f746e8a92ce91abd5017e627ce1ddf
 # CUDA 12.8 runtime with cuDNN 9, what onnxruntime-node 1.30's CUDA execution provider needs.
 FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu22.04@sha256:59e0e4376a0f16d10b03d3a14344b80a866a1674cb4948cb318291387ac05010 AS cuda
 
-# Production dependencies only. .npmrc skips onnxruntime-node's download of the CUDA provider here.
+# Production dependencies only. ONNXRUNTIME_NODE_INSTALL=skip: onnxruntime-node's install script would
+# only download the CUDA provider, which the GPU stage below fetches on purpose.
 FROM node AS deps
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 # The same, plus the CUDA execution provider binaries, fetched at build time.
@@ -24,7 +26,8 @@ RUN ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/in
 # dist/ from the TypeScript sources.
 FROM node AS build
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsup.config.ts ./
 COPY src ./src
