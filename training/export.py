@@ -17,10 +17,10 @@ OPSET = 17
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def onnx_bytes(net: nn.Module, denoiser: bool = False) -> bytes:
-    """Serialize `net` to ONNX: input "x" float32 [N,1,28,28] (plus "sigma" [N] for a denoiser)."""
+def onnx_bytes(net: nn.Module, denoiser: bool = False, shape: tuple[int, ...] = (1, 28, 28)) -> bytes:
+    """Serialize `net` to ONNX: input "x" float32 [N, *shape] (plus "sigma" [N] for a denoiser)."""
     net.eval()
-    x = torch.rand(2, 1, 28, 28)
+    x = torch.rand(2, *shape)
     if denoiser:
         args, inputs, outputs = (x, torch.rand(2)), ["x", "sigma"], ["denoised"]
         axes = {"x": {0: "N"}, "sigma": {0: "N"}, "denoised": {0: "N"}}
@@ -54,13 +54,13 @@ def write_content_addressed(data: bytes, out_dir: str) -> str:
 
 
 def check_parity(onnx_path: str, net: nn.Module, denoiser: bool = False, n: int = 8, seed: int = 7,
-                 tol: float = 1e-4) -> float:
+                 tol: float = 1e-4, shape: tuple[int, ...] = (1, 28, 28)) -> float:
     """Run the same inputs through torch and onnxruntime-node; return the max abs difference.
 
     Returns NaN (and prints why) when node or onnxruntime-node is unavailable.
     """
     g = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, 1, 28, 28, generator=g) + 0.5 * torch.randn(n, 1, 28, 28, generator=g)
+    x = torch.rand(n, *shape, generator=g) + 0.5 * torch.randn(n, *shape, generator=g)
     sigma = torch.rand(n, generator=g)
     with torch.no_grad():
         ref = net(x, sigma) if denoiser else net(x)

@@ -1,6 +1,9 @@
-"""Network definitions. All nets take float32 [N,1,28,28] pixels in [0,1] (plus noise, unclipped)."""
+"""Network definitions. The zoo's nets take float32 [N,1,28,28] pixels in [0,1] (plus noise,
+unclipped); `SmallCNN` also takes any [N,C,H,W] (bring-your-own data, `training.experts`)."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn as nn
@@ -8,21 +11,26 @@ import torch.nn.functional as F
 
 
 class SmallCNN(nn.Module):
-    """conv5x5/2(1->c1) -> conv3x3/2(c1->c2) -> FC(c2*7*7 -> hidden) -> FC(hidden -> classes).
+    """conv5x5/2(C->c1) -> conv3x3/2(c1->c2) -> FC(c2*H/4*W/4 -> hidden) -> FC(hidden -> classes).
 
     Strided convolutions instead of max pooling: about 0.5 M multiply-accumulates per input with
     the defaults, and on Fashion-MNIST under noise as accurate as the 1.2 M-MAC conv+maxpool variant.
     Used for the experts, the denoised-smoothing classifier and the variance estimators
     (classes=4). BatchNorm is folded into the convolutions by the ONNX exporter (eval mode).
+    `in_channels` and `size` (H, W) default to Fashion-MNIST's 1 x 28 x 28; each stride-2 layer
+    rounds up, so a 32 x 32 input has an 8 x 8 map before the hidden layer.
     """
 
-    def __init__(self, classes: int = 10, c1: int = 16, c2: int = 32, hidden: int = 128):
+    def __init__(self, classes: int = 10, c1: int = 16, c2: int = 32, hidden: int = 128,
+                 in_channels: int = 1, size: tuple[int, int] = (28, 28)):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, c1, 5, stride=2, padding=2, bias=False)
+        self.size = (int(size[0]), int(size[1]))
+        self.conv1 = nn.Conv2d(in_channels, c1, 5, stride=2, padding=2, bias=False)
         self.bn1 = nn.BatchNorm2d(c1)
         self.conv2 = nn.Conv2d(c1, c2, 3, stride=2, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(c2)
-        self.fc1 = nn.Linear(c2 * 7 * 7, hidden)
+        h, w = (math.ceil(math.ceil(d / 2) / 2) for d in self.size)
+        self.fc1 = nn.Linear(c2 * h * w, hidden)
         self.fc2 = nn.Linear(hidden, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -39,16 +47,22 @@ class SmallCNN(nn.Module):
         return self.fc2(x)
 
 
-def small_cnn_like(state: dict) -> SmallCNN:
-    """An untrained SmallCNN with the shape of a saved state dict (any widths, any classes)."""
-    return SmallCNN(classes=state["fc2.weight"].shape[0], c1=state["conv1.weight"].shape[0],
-                    c2=state["conv2.weight"].shape[0], hidden=state["fc1.weight"].shape[0])
+def small_cnn_like(state: dict, size: tuple[int, int] | None = None) -> SmallCNN:
+    """An untrained SmallCNN with the shape of a saved state dict (any widths, any classes, any
+    input channels). A state dict does not hold the input size, only the hidden layer's width:
+    without `size` the input is taken as square, which gives that width."""
+    c2 = state["conv2.weight"].shape[0]
+    if size is None:
+        side = 4 * math.isqrt(state["fc1.weight"].shape[1] // c2)  # 4 * 7 = 28 for the zoo
+        size = (side, side)
+    return SmallCNN(classes=state["fc2.weight"].shape[0], c1=state["conv1.weight"].shape[0], c2=c2,
+                    hidden=state["fc1.weight"].shape[0], in_channels=state["conv1.weight"].shape[1], size=size)
 
 
 def from_expert(expert: SmallCNN, classes: int) -> SmallCNN:
     """A SmallCNN with `classes` outputs that starts from an expert's weights, all but the last layer."""
     net = SmallCNN(classes=classes, c1=expert.conv1.out_channels, c2=expert.conv2.out_channels,
-                   hidden=expert.fc1.out_features)
+                   hidden=expert.fc1.out_features, in_channels=expert.conv1.in_channels, size=expert.size)
     net.load_state_dict({k: v for k, v in expert.state_dict().items() if not k.startswith("fc2.")}, strict=False)
     return net
 
