@@ -1,9 +1,8 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
-/** Reference values computed with scipy, shared beside the repository (see ../shared/reference/README.md). */
-export const referenceDir =
-  process.env.DUALRS_REFERENCE_DIR ?? resolve(import.meta.dirname, "../../../shared/reference");
+/** Reference values computed with scipy by test/reference/make.py (see test/reference/README.md). */
+export const referenceDir = resolve(import.meta.dirname, "../reference");
 
 /** Rows of a reference TSV as records of strings keyed by the header. */
 export function readReference(file: string): Record<string, string>[] {
