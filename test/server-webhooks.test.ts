@@ -52,6 +52,13 @@ describe("webhooks", () => {
       const p = (await res.json()) as { field: string; detail: string };
       expect(p.field).toBe("webhook.url");
       expect(p.detail).toMatch(/not a public address/);
+      // IPv4-compatible IPv6 spellings of loopback and of the cloud metadata address.
+      for (const host of ["[::127.0.0.1]", "[::169.254.169.254]", "[::]"]) {
+        const hook = { ...request(), webhook: { url: `http://${host}:${new URL(url).port}/hook` } };
+        const refused = await server.call("/certify", { method: "POST", json: hook });
+        expect(refused.status, host).toBe(422);
+        expect(((await refused.json()) as { field: string }).field).toBe("webhook.url");
+      }
     } finally {
       await server.stop();
     }

@@ -99,6 +99,12 @@ describe("webhook URL guard", () => {
       "fd12:3456::1",
       "::ffff:127.0.0.1",
       "::ffff:10.0.0.1",
+      // IPv4-compatible (::/96), as written and as URL normalizes it: none is public.
+      "::127.0.0.1",
+      "::7f00:1",
+      "::10.0.0.1",
+      "::8.8.8.8",
+      "::1:2",
       "not an address",
     ];
     for (const a of refused) expect(isPublicAddress(a), a).toBe(false);
@@ -115,6 +121,8 @@ describe("webhook URL guard", () => {
       ["http://user:pw@8.8.8.8/x", /credentials/],
       ["http://127.0.0.1:9/x", /127\.0\.0\.1.*not a public address/],
       ["http://[::1]/x", /not a public address/],
+      ["http://[::127.0.0.1]/x", /\[::7f00:1\] resolves to ::7f00:1, which is not a public address/],
+      ["http://[::169.254.169.254]/latest/meta-data", /not a public address/],
       ["http://169.254.169.254/latest/meta-data", /not a public address/],
       ["http://localhost/x", /localhost resolves to .*not a public address/],
     ];

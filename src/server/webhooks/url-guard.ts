@@ -1,6 +1,6 @@
 import type { LookupAddress, LookupAllOptions, LookupOneOptions } from "node:dns";
 import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
+import { BlockList, isIP } from "node:net";
 import ipaddr from "ipaddr.js";
 
 /** A webhook URL that may not be called; the message says why, for a problem's field error. */
@@ -14,16 +14,26 @@ export interface UrlGuardOptions {
 }
 
 /**
+ * ::/96: ::, ::1 and the IPv4-compatible ::a.b.c.d, which some stacks route to the embedded IPv4
+ * address. ipaddr.js misreads these (::8.8.8.8 as mapped, ::7f00:1, URL's spelling of
+ * ::127.0.0.1, as unicast), so node's own parser decides.
+ */
+const zeroPrefix = new BlockList();
+zeroPrefix.addSubnet("::", 96, "ipv6");
+
+/**
  * Whether `address` is a public unicast address. Everything ipaddr.js classes otherwise is refused:
  * private, loopback, link-local, unique-local, carrier-grade NAT, multicast, reserved,
- * documentation ranges, and IPv6 forms that embed an IPv4 address (mapped, 6to4, Teredo) unless
- * that address is public.
+ * documentation ranges, IPv6 forms that embed an IPv4 address (mapped, 6to4, Teredo) unless
+ * that address is public, and every IPv6 address in ::/96 (::, ::1, IPv4-compatible ::a.b.c.d).
  */
 export function isPublicAddress(address: string): boolean {
   if (!ipaddr.isValid(address)) return false;
   let ip = ipaddr.parse(address);
-  if (ip.kind() === "ipv6" && (ip as ipaddr.IPv6).isIPv4MappedAddress())
-    ip = (ip as ipaddr.IPv6).toIPv4Address();
+  if (ip.kind() === "ipv6") {
+    if (zeroPrefix.check(address, "ipv6")) return false;
+    if ((ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address();
+  }
   return ip.range() === "unicast";
 }
 
