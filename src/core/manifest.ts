@@ -9,12 +9,16 @@ const sha256File = z
   .string()
   .regex(/^[0-9a-f]{64}\.onnx$/, "a model file is named by its sha256: <64 hex digits>.onnx");
 
+/** Free-form record of where a model came from: training command, data, date, commit, ... */
+export const Provenance = z.record(z.string().min(1), z.string());
+
 export const ModelEntry = z.strictObject({
   /** `<sha256>.onnx`, relative to the manifest's folder; verified on load. */
   file: sha256File,
   /** Name of an extra float32 input of shape [N] that carries each draw's sigma (denoisers). */
   sigmaInput: z.string().min(1).optional(),
   description: z.string().optional(),
+  provenance: Provenance.optional(),
 });
 
 const chain = z
@@ -38,6 +42,15 @@ export const Estimator = z.strictObject({
   fallback: z.number().int().nonnegative().optional(),
 });
 
+/**
+ * Per-channel normalization of the models' inputs: the engine feeds (x_noisy - mean[c]) / std[c],
+ * inside the graph and after the noise, so noise and radii stay in the input's (pixel) space.
+ */
+export const Preprocess = z.strictObject({
+  mean: z.array(z.number().finite()).min(1),
+  std: z.array(z.number().positive().finite()).min(1),
+});
+
 export const Defaults = z.strictObject({
   n0: z.number().int().positive().default(100),
   n: z.number().int().positive().default(10_000),
@@ -58,12 +71,15 @@ export const Manifest = z
       shape: z.array(z.number().int().positive()).min(1),
       /** Inclusive range of valid input values (for example [0, 1]). */
       range: z.tuple([z.number().finite(), z.number().finite()]),
+      /** Normalization applied after the noise; channels are the first axis of `shape`. */
+      preprocess: Preprocess.optional(),
     }),
     labels: z.array(z.string().min(1)).min(2),
     models: z.record(z.string().min(1), ModelEntry),
     options: z.array(ClassifierOption).min(1),
     estimator: Estimator.optional(),
     defaults: Defaults.prefault({}),
+    provenance: Provenance.optional(),
   })
   .superRefine((m, ctx) => {
     const known = (names: string[], path: (string | number)[]) => {
@@ -79,6 +95,17 @@ export const Manifest = z
         path: ["input", "range"],
         message: "range must be [low, high] with low < high",
       });
+    }
+    const pre = m.input.preprocess;
+    const channels = m.input.shape[0] ?? 0;
+    for (const key of ["mean", "std"] as const) {
+      if (pre && pre[key].length !== channels) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["input", "preprocess", key],
+          message: `${key} needs one value per channel, shape[0] = ${channels}; it has ${pre[key].length}`,
+        });
+      }
     }
     const e = m.estimator;
     if (!e) return;
@@ -113,6 +140,7 @@ export type Manifest = z.infer<typeof Manifest>;
 export type ManifestInput = z.input<typeof Manifest>;
 export type ModelEntry = z.infer<typeof ModelEntry>;
 export type ClassifierOption = z.infer<typeof ClassifierOption>;
+export type Preprocess = z.infer<typeof Preprocess>;
 
 /** The classifier option each estimator class routes to. */
 export function estimatorRoutes(m: Manifest): number[] {

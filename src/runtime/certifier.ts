@@ -140,9 +140,10 @@ async function buildChain(
     const session = await sessions.get(key, async () => {
       const models = await readChain(use.chain);
       checkSignatures(manifest, use, models);
+      const preprocess = manifest.input.preprocess;
       return noise === "graph"
-        ? buildNoisyClassifier(models.bytes, models.sigmaInputs, shape)
-        : composeClassifier(models.bytes, models.sigmaInputs, shape, { logits: true });
+        ? buildNoisyClassifier(models.bytes, models.sigmaInputs, shape, { preprocess })
+        : composeClassifier(models.bytes, models.sigmaInputs, shape, { logits: true, preprocess });
     });
     await checkLogits(manifest, use, session, noise);
     const classifier =

@@ -458,6 +458,11 @@ export interface components {
         range: [number, number];
         /** @description input types: tensors always; images when the shape is [H, W], [C, H, W] or [H, W, C] with C 1 or 3 */
         accepts: ("tensor" | "image")[];
+        /** @description per-channel normalization (x_noisy - mean[c]) / std[c] that the models see, applied after the noise: inputs, noise and radii stay in the range above */
+        preprocess: {
+          mean: number[];
+          std: number[];
+        } | null;
       };
       /** @description class labels, by index */
       labels: string[];
@@ -487,6 +492,16 @@ export interface components {
       /** @description sha256 of each model file */
       models: {
         [key: string]: string;
+      };
+      /** @description where the certifier came from (training command, data, date, ...), as its manifest says */
+      provenance: {
+        [key: string]: string;
+      } | null;
+      /** @description where each model that records it came from, by model name */
+      modelProvenance: {
+        [key: string]: {
+          [key: string]: string;
+        };
       };
     };
     Health: {

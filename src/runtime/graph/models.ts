@@ -4,6 +4,7 @@
  */
 import { composeChain, irVersionFor } from "./compose.js";
 import { emitGaussian, type NoiseKey } from "./gaussian.js";
+import { emitPreprocess, type Normalization } from "./preprocess.js";
 import {
   attr,
   DT,
@@ -51,11 +52,15 @@ export const GRAPH_OUTPUTS = {
 export interface NoisyClassifierOptions {
   /** Also output `noise` and `words` (for tests). */
   readonly debug?: boolean;
+  /** Normalization of the noisy inputs before the chain (manifest input.preprocess). */
+  readonly preprocess?: Normalization | undefined;
 }
 
 export interface ComposeOptions {
   /** Also output `logits`. */
   readonly logits?: boolean;
+  /** Normalization of the inputs before the chain (manifest input.preprocess). */
+  readonly preprocess?: Normalization | undefined;
 }
 
 const dimOf = (shape: readonly number[]): number => {
@@ -100,7 +105,8 @@ export function buildNoisyClassifier(
   const sigmas = sigmaInputs.some((s) => s !== undefined)
     ? g.op("Expand", [GRAPH_INPUTS.sigma, GRAPH_INPUTS.count])
     : GRAPH_INPUTS.sigma;
-  const chain = composeChain(models, sigmaInputs, batch, sigmas, NOISE_OPSET);
+  const input = emitPreprocess(g, batch, inputShape, options.preprocess);
+  const chain = composeChain(models, sigmaInputs, input, sigmas, NOISE_OPSET);
   const before = g.nodes.length;
   // Logits too, fetched only by the load-time check of the class count.
   const outputs = [
@@ -141,10 +147,12 @@ export function composeClassifier(
   options: ComposeOptions = {},
 ): Uint8Array {
   dimOf(inputShape);
-  const chain = composeChain(models, sigmaInputs, GRAPH_INPUTS.batch, GRAPH_INPUTS.sigma, 0);
+  const g = new GraphBuilder("rs/");
+  const batch = emitPreprocess(g, GRAPH_INPUTS.batch, inputShape, options.preprocess);
+  const chain = composeChain(models, sigmaInputs, batch, GRAPH_INPUTS.sigma, 0);
   const input = [valueInfo(GRAPH_INPUTS.batch, DT.FLOAT, ["N", ...inputShape])];
   if (chain.usesSigma) input.push(valueInfo(GRAPH_INPUTS.sigma, DT.FLOAT, ["N"]));
-  const node = [...chain.nodes, argmax(chain.output)];
+  const node = [...g.nodes, ...chain.nodes, argmax(chain.output)];
   const output = [valueInfo(GRAPH_OUTPUTS.classes, DT.INT64, ["N"])];
   if (options.logits) {
     node.push(identity(chain.output, GRAPH_OUTPUTS.logits));
@@ -153,7 +161,7 @@ export function composeClassifier(
   return encode(chain, {
     name: "classifier",
     node,
-    initializer: chain.initializers,
+    initializer: [...g.initializers, ...chain.initializers],
     sparseInitializer: chain.sparseInitializers,
     valueInfo: chain.valueInfo,
     input,

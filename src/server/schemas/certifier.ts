@@ -13,6 +13,12 @@ export const CertifierSchema = z
         .describe(
           "input types: tensors always; images when the shape is [H, W], [C, H, W] or [H, W, C] with C 1 or 3",
         ),
+      preprocess: z
+        .object({ mean: z.array(z.number()), std: z.array(z.number()) })
+        .nullable()
+        .describe(
+          "per-channel normalization (x_noisy - mean[c]) / std[c] that the models see, applied after the noise: inputs, noise and radii stay in the range above",
+        ),
     }),
     labels: z.array(z.string()).describe("class labels, by index"),
     modes: z.array(z.enum(["dual", "global"])).describe("certification modes offered"),
@@ -32,6 +38,13 @@ export const CertifierSchema = z
       batchSize: z.number().int(),
     }),
     models: z.record(z.string(), z.string()).describe("sha256 of each model file"),
+    provenance: z
+      .record(z.string(), z.string())
+      .nullable()
+      .describe("where the certifier came from (training command, data, date, ...), as its manifest says"),
+    modelProvenance: z
+      .record(z.string(), z.record(z.string(), z.string()))
+      .describe("where each model that records it came from, by model name"),
   })
   .openapi("Certifier");
 

@@ -17,6 +17,7 @@ export function describeCertifier(m: Manifest) {
       shape: m.input.shape,
       range: m.input.range,
       accepts: (takesImages(m.input.shape) ? ["tensor", "image"] : ["tensor"]) as ("tensor" | "image")[],
+      preprocess: m.input.preprocess ?? null,
     },
     labels: m.labels,
     modes,
@@ -28,6 +29,10 @@ export function describeCertifier(m: Manifest) {
     defaults: m.defaults,
     models: Object.fromEntries(
       Object.entries(m.models).map(([name, e]) => [name, e.file.slice(0, -".onnx".length)]),
+    ),
+    provenance: m.provenance ?? null,
+    modelProvenance: Object.fromEntries(
+      Object.entries(m.models).flatMap(([name, e]) => (e.provenance ? [[name, e.provenance]] : [])),
     ),
   };
 }
