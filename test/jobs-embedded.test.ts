@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localModelStore, type ModelStore } from "../src/runtime/model-store.js";
 import { createEmbeddedQueue, type EmbeddedQueueOptions } from "../src/server/jobs/embedded.js";
 import { jobProblemTypes, QueueClosedError } from "../src/server/jobs/errors.js";
-import { journalFile } from "../src/server/jobs/journal.js";
+import { Journal, journalFile } from "../src/server/jobs/journal.js";
 import { createRunner, type Runner } from "../src/server/jobs/runner.js";
 import {
   IdempotencyInFlightError,
@@ -15,7 +15,7 @@ import {
 } from "../src/server/jobs/types.js";
 import { registry, scrape } from "../src/server/metrics.js";
 import { writeHalfSpaceZoo } from "./helpers/halfspace.js";
-import { expectQueuedCap, halfSpaceSpec, until } from "./helpers/jobs.js";
+import { expectCapUnderLoad, expectQueuedCap, halfSpaceSpec, until } from "./helpers/jobs.js";
 
 let zoo: string;
 let store: ModelStore;
@@ -183,6 +183,11 @@ describe("embedded queue", () => {
     await q.cancel(long.id);
   });
 
+  it("holds maxQueued under 50 simultaneous submissions, counting the jobs still being journaled", async () => {
+    // Concurrency 0: no job leaves the line, so the cap alone decides.
+    await expectCapUnderLoad(await open({ dataDir: await dataDir(), concurrency: 0 }));
+  });
+
   it("forgets a finished job past its retention on time, from the journal too, with no new jobs", async () => {
     const dir = await dataDir();
     const q = await open({ dataDir: dir, retentionMs: 300, expireEveryMs: 50 });
@@ -296,5 +301,37 @@ describe("embedded queue", () => {
     expect(await b.get(pending.id)).not.toBeNull();
     await b.cancel(pending.id);
     expect((await finished(b, pending.id)).status).toBe("canceled");
+  });
+
+  it("cuts a torn last record off before appending, so that no job accepted after it is lost", async () => {
+    const dir = await dataDir();
+    const file = journalFile(dir);
+    // Concurrency 0: nothing runs, so each job is the one line that accepted it.
+    const restart = () => open({ dataDir: dir, concurrency: 0 });
+    const a = await restart();
+    const jobs = [await submit(a, { seed: 1 }), await submit(a, { seed: 2 })];
+    await a.close();
+    const torn = '{"job":{"id":"0192';
+    await appendFile(file, torn);
+    const b = await restart();
+    jobs.push(await submit(b, { seed: 3 }));
+    await b.close();
+    const c = await restart();
+    jobs.push(await submit(c, { seed: 4 }));
+    await c.close();
+    const d = await restart();
+    for (const job of jobs) expect(await d.get(job.id)).toEqual(job);
+    const lines = (await readFile(file, "utf8")).split("\n");
+    expect(lines.pop()).toBe("");
+    expect(lines.map((l) => (JSON.parse(l) as { job: Job }).job.id)).toEqual(jobs.map((j) => j.id));
+    await d.close();
+    // Opening says how much it cut.
+    await appendFile(file, torn);
+    const logged: string[] = [];
+    const { journal, records } = await Journal.open(file, (line) => logged.push(line));
+    await journal.close();
+    expect(records).toHaveLength(4);
+    expect(logged).toEqual([expect.stringContaining(`dropped ${torn.length} bytes`)]);
+    expect(await readFile(file, "utf8")).toBe(`${lines.join("\n")}\n`);
   });
 });

@@ -57,3 +57,21 @@ export async function expectQueuedCap(q: JobQueue): Promise<void> {
   await q.cancel(first.job.id);
   expect(await as("team-a", 3, "k3")).toMatchObject({ replayed: false, job: { status: "queued" } });
 }
+
+/**
+ * Holds a queue that runs none of team-a's jobs to a cap of 10 queued jobs under 50 simultaneous
+ * submissions: exactly 10 are accepted, the rest refused; once one is canceled, one more fits.
+ */
+export async function expectCapUnderLoad(q: JobQueue): Promise<void> {
+  const as = (seed: number) =>
+    q.submit(halfSpaceSpec({ seed }), { owner: "team-a", fingerprint: String(seed), maxQueued: 10 });
+  const results = await Promise.allSettled(Array.from({ length: 50 }, (_, seed) => as(seed)));
+  const accepted = results.flatMap((r) => (r.status === "fulfilled" ? [r.value.job] : []));
+  const refused = results.flatMap((r) => (r.status === "rejected" ? [r.reason] : []));
+  expect(accepted).toHaveLength(10);
+  for (const e of refused) expect(e).toBeInstanceOf(QueueFullError);
+  expect(await q.counts("team-a")).toMatchObject({ queued: 10 });
+  await q.cancel(accepted[0]?.id ?? "");
+  expect((await as(50)).job.status).toBe("queued");
+  await expect(as(51)).rejects.toBeInstanceOf(QueueFullError);
+}

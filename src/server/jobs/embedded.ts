@@ -54,6 +54,14 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
   const keyOf = new Map<string, string>();
   const waiting = new Turns();
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  /** Jobs of each owner being journaled: not in `waiting` yet, but counted toward `maxQueued`. */
+  const accepting = new Map<string, number>();
+  const reserve = (owner: string) => accepting.set(owner, (accepting.get(owner) ?? 0) + 1);
+  const release = (owner: string) => {
+    const left = (accepting.get(owner) ?? 1) - 1;
+    if (left > 0) accepting.set(owner, left);
+    else accepting.delete(owner);
+  };
   const changes = new EventEmitter().setMaxListeners(0);
   let closing = false;
   let warm: Promise<void> = Promise.resolve();
@@ -210,17 +218,22 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
           if (job) return { job: structuredClone(job), replayed: true };
         }
       }
-      if (maxQueued && waiting.size(owner) >= maxQueued) {
+      if (maxQueued && waiting.size(owner) + (accepting.get(owner) ?? 0) >= maxQueued) {
         throw new QueueFullError(maxQueued);
       }
       if (idempotencyKey !== undefined) keys.set(idempotencyKey, { fingerprint, id: null });
       const job = newJob(spec, owner);
       const key = idempotencyKey === undefined ? undefined : { key: idempotencyKey, fingerprint };
+      // The slot is taken before the first await, so that submissions at once cannot all pass the cap.
+      reserve(owner);
       try {
         await journal.append({ job, key });
       } catch (e) {
         if (idempotencyKey !== undefined) keys.delete(idempotencyKey);
         throw e;
+      } finally {
+        // Released in the same step that puts an accepted job in `waiting`, below.
+        release(owner);
       }
       jobs.set(job.id, job);
       order.push(job.id);

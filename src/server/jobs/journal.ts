@@ -34,25 +34,43 @@ export class Journal {
     this.lines = lines;
   }
 
-  /** Opens (or creates) the journal at `file` and reads its records, oldest first. */
-  static async open(file: string): Promise<{ journal: Journal; records: JournalRecord[] }> {
+  /**
+   * Opens (or creates) the journal at `file` and reads its records, oldest first. A torn last line
+   * (the process died mid-write, before that change was acknowledged) is cut off, and `log` says so.
+   */
+  static async open(
+    file: string,
+    log: (line: string) => void = (line) => process.stderr.write(`dualrs: ${line}\n`),
+  ): Promise<{ journal: Journal; records: JournalRecord[] }> {
     await mkdir(dirname(file), { recursive: true });
-    const text = await readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => {
-      if (e.code === "ENOENT") return "";
+    const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") return Buffer.alloc(0);
       throw e;
     });
+    const complete = bytes.lastIndexOf(0x0a) + 1;
     const records: JournalRecord[] = [];
-    for (const line of text.split("\n")) {
+    for (const line of bytes.subarray(0, complete).toString("utf8").split("\n")) {
       if (!line) continue;
       try {
         records.push(JSON.parse(line) as JournalRecord);
       } catch {
-        // A torn last line: the process died mid-write, before that change was acknowledged.
+        // Complete lines are whole records; one that still does not parse is skipped, not fatal.
       }
     }
     const handle = await open(file, "a");
+    if (complete < bytes.length) {
+      // Appended to, the fragment would swallow the next record's start and make it unreadable.
+      try {
+        await handle.truncate(complete);
+        await handle.datasync();
+      } catch (e) {
+        await handle.close();
+        throw e;
+      }
+      log(`journal ${file}: dropped ${bytes.length - complete} bytes of a torn last record`);
+    }
     // A new file's name is durable only once its folder is synced.
-    if (text === "") await syncDir(file);
+    if (bytes.length === 0) await syncDir(file);
     return { journal: new Journal(file, handle, records.length), records };
   }
 
