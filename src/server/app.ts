@@ -1,5 +1,4 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { Scalar } from "@scalar/hono-api-reference";
 import type { MiddlewareHandler } from "hono";
 import { requestId } from "hono/request-id";
 import { routePath } from "hono/route";
@@ -15,6 +14,7 @@ import { type CorsOrigins, cors } from "./middleware/cors.js";
 import { notFound, onError } from "./middleware/problem.js";
 import { rateLimit } from "./middleware/rate-limit.js";
 import { createApi, openApiDocument } from "./openapi.js";
+import { docsRoutes } from "./routes/docs.js";
 import { webRoutes } from "./routes/web.js";
 
 export interface AppOptions {
@@ -78,7 +78,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   const document = openApiDocument(api);
   app.route("/", api);
   app.get("/openapi.json", (c) => c.json(document));
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "dualrs API" }));
+  app.route("/", docsRoutes());
   app.route("/", webRoutes());
   return app;
 }
