@@ -293,6 +293,37 @@ describe("errors are problem+json naming the field at fault", () => {
     expect(h.field).toBe("idempotency-key");
   });
 
+  it("415: a body that is not application/json in UTF-8, naming its Content-Type", async () => {
+    const body = JSON.stringify({
+      certifier: "half",
+      input: tensor([0.2, 0.1]),
+      parameters: { n0: 10, n: 50 },
+    });
+    const send = (contentType: string, bytes: string | Uint8Array<ArrayBuffer> = body) =>
+      server.call("/certify", { method: "POST", body: bytes, headers: { "content-type": contentType } });
+    const refused: [string, string | Uint8Array<ArrayBuffer>][] = [
+      // Read as UTF-8 these would be misparsed, not refused.
+      ["application/json; charset=utf-16", new Uint8Array(Buffer.from(`\ufeff${body}`, "utf16le"))],
+      ["application/json; charset=iso-8859-1", body],
+      ["application/foo+json", body],
+      ["application/x-json", body],
+      ["text/json", body],
+      ["application/json; version=2", body],
+    ];
+    for (const [contentType, bytes] of refused) {
+      const p = await problemOf(await send(contentType, bytes), 415);
+      expect(p.type, contentType).toBe("/problems/unsupported-media-type");
+      expect(p.detail, contentType).toContain(contentType);
+    }
+    for (const contentType of [
+      "application/json",
+      "Application/JSON; Charset=UTF-8",
+      'application/json;charset="utf-8"',
+    ]) {
+      expect((await send(contentType)).status, contentType).toBe(202);
+    }
+  });
+
   it("404: unknown certifier, job or route", async () => {
     const p = await problemOf(await post({ certifier: "nope", input: tensor([0, 0]) }), 404);
     expect(p.detail).toContain("nope");

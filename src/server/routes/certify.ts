@@ -16,6 +16,7 @@ import {
   QueueFullError,
   TERMINAL,
 } from "../jobs/types.js";
+import { jsonOnly } from "../middleware/json-only.js";
 import { ProblemError, problem, problemTypes } from "../middleware/problem.js";
 import { fieldError, validationHook, validationProblem } from "../middleware/validation.js";
 import { type CertifyRequest, CertifyRequestSchema } from "../schemas/certify-request.js";
@@ -46,6 +47,7 @@ const createJob = createRoute({
     "Validates the request against the certifier, fixes the seed, and queues a job. `Prefer: wait=N` (N <= 60) " +
     "waits up to N seconds for the job to finish. `Idempotency-Key` makes a retried request return the same job.",
   security,
+  middleware: [jsonOnly()] as const,
   request: {
     headers: z.object({
       "idempotency-key": z
@@ -237,7 +239,7 @@ async function jobSpec(manifest: Manifest, body: CertifyRequest, allowPrivate: b
   let input: JobSpec["input"];
   try {
     seed = resolveParameters(manifest, parameters).seed;
-    input = decodeInput(manifest, body.input);
+    input = await decodeInput(manifest, body.input);
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
     const path = e.path[0] === "input" ? e.path : ["parameters", ...e.path];
