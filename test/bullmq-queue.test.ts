@@ -22,7 +22,7 @@ import {
   type JobQueue,
 } from "../src/server/jobs/types.js";
 import { writeHalfSpaceZoo } from "./helpers/halfspace.js";
-import { expectQueuedCap, halfSpaceSpec, until } from "./helpers/jobs.js";
+import { expectCapUnderLoad, expectQueuedCap, halfSpaceSpec, until } from "./helpers/jobs.js";
 import { type RedisServer, startRedis } from "./helpers/redis.js";
 
 let redis: RedisServer;
@@ -262,6 +262,22 @@ describe("BullMQ queue", () => {
 
   it("refuses an owner's job past maxQueued, but replays an accepted one and takes other owners'", async () => {
     await expectQueuedCap(await open({ apiOnly: true }));
+  });
+
+  it("holds maxQueued under 50 simultaneous submissions, in the transaction that records each job", async () => {
+    await expectCapUnderLoad(await open({ apiOnly: true }));
+    // A refused job is not in its tenant's line either: the line and BullMQ hold the 10 queued.
+    const keys = turnsKeys(`t${prefixes - 1}`);
+    const connection = new Redis(redis.url);
+    try {
+      const held = [
+        ...(await connection.zrange(keys.line("team-a"), 0, -1)),
+        ...(await connection.zrange(keys.handed, 0, -1)),
+      ];
+      expect(held).toHaveLength(10);
+    } finally {
+      connection.disconnect();
+    }
   });
 
   it("cancels a queued job at once, and a running one in the worker that runs it", async () => {

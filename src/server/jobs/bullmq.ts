@@ -112,10 +112,10 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
         if (seen) return { job: seen, replayed: true };
       }
       try {
-        // Checked, then recorded: API processes submitting at once may pass the cap by a few jobs.
-        if (maxQueued && (await records.counts(job.owner)).queued >= maxQueued)
-          throw new QueueFullError(maxQueued);
-        await records.create(job, (m) => turns.admit(m, job));
+        // The cap is checked in the transaction that records the job, and the line takes the job
+        // only if it was recorded: submissions at once, from any API process, cannot pass the cap.
+        if (!(await records.create(job, (m) => turns.admit(m, job, true), maxQueued ?? 0)))
+          throw new QueueFullError(maxQueued ?? 0);
       } catch (e) {
         if (idempotencyKey !== undefined) await idempotency.release(idempotencyKey).catch(() => {});
         throw e;

@@ -64,6 +64,19 @@ redis.call('HSET', KEYS[1], 'status', ARGV[2], unpack(ARGV, 7))
 return 'OK'
 `;
 
+/**
+ * Records a job (KEYS[1] its hash; KEYS[2..5] the indexes it enters) unless its owner already has
+ * ARGV[2] jobs queued (KEYS[6]; ARGV[2] 0: no cap), checked in the same step, so that submissions
+ * at once, from any number of API processes, cannot pass the cap. ARGV[1]: the id; then the hash's
+ * fields and values. Returns 1 when recorded, 0 when refused.
+ */
+const createScript = `
+local cap = tonumber(ARGV[2])
+if cap > 0 and redis.call('ZCARD', KEYS[6]) >= cap then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+for i = 2, 5 do redis.call('ZADD', KEYS[i], 0, ARGV[1]) end
+return 1`;
+
 /** Appends a delivery to a job's list only while the job exists, so a job forgotten meanwhile leaves no list behind. */
 const addDeliveryScript = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('RPUSH', KEYS[2], ARGV[1]) end
@@ -126,19 +139,32 @@ export class RedisRecords {
       redis.defineCommand("dualrsSetStatus", { numberOfKeys: 2, lua: setStatusScript });
     if (!("dualrsAddDelivery" in redis))
       redis.defineCommand("dualrsAddDelivery", { numberOfKeys: 2, lua: addDeliveryScript });
+    if (!("dualrsCreate" in redis))
+      redis.defineCommand("dualrsCreate", { numberOfKeys: 6, lua: createScript });
   }
 
-  /** Records `job`, and whatever `also` adds to the same transaction (its place in its tenant's line). */
-  async create(job: Job, also: (m: ChainableCommander) => void = () => {}): Promise<void> {
-    const m = this.redis
-      .multi()
-      .hset(this.keys.job(job.id), Object.fromEntries(toFields(job)))
-      .zadd(this.keys.all, 0, job.id)
-      .zadd(this.keys.byStatus(job.status), 0, job.id)
-      .zadd(this.keys.byOwner(job.owner), 0, job.id)
-      .zadd(this.keys.byOwnerStatus(job.owner, job.status), 0, job.id);
+  /**
+   * Records `job`, and whatever `also` adds to the same transaction (its place in its tenant's
+   * line, which must then check that the job was recorded); false, and nothing recorded, when its
+   * owner already has `maxQueued` jobs queued (0: no cap).
+   */
+  async create(job: Job, also: (m: ChainableCommander) => void = () => {}, maxQueued = 0): Promise<boolean> {
+    const k = this.keys;
+    const m = this.redis.multi();
+    (m as unknown as Scripts).dualrsCreate(
+      k.job(job.id),
+      k.all,
+      k.byStatus(job.status),
+      k.byOwner(job.owner),
+      k.byOwnerStatus(job.owner, job.status),
+      k.byOwnerStatus(job.owner, "queued"),
+      job.id,
+      String(maxQueued),
+      ...toFields(job).flat(),
+    );
     also(m);
-    await m.exec().then(check);
+    const [created] = await m.exec().then(check);
+    return created === 1;
   }
 
   async get(id: string): Promise<Job | null> {
@@ -260,6 +286,7 @@ export class RedisRecords {
 interface Scripts {
   dualrsSetStatus(job: string, finished: string, ...args: string[]): Promise<string | null>;
   dualrsAddDelivery(job: string, deliveries: string, delivery: string): Promise<number>;
+  dualrsCreate(...keysThenArgs: string[]): Promise<number>;
 }
 
 /** The results of a MULTI, or its first error. */

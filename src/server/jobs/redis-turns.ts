@@ -1,5 +1,6 @@
 import type { Queue } from "bullmq";
 import type { ChainableCommander, Redis } from "ioredis";
+import { redisKeys } from "./redis-records.js";
 import { costOf } from "./turns.js";
 import type { Job } from "./types.js";
 
@@ -33,9 +34,11 @@ export function turnsKeys(prefix: string) {
 }
 
 // Scores are written with %.0f: Lua's own number format keeps 14 digits only.
-// KEYS: line, cost, waiting, served, now. ARGV: id, owner, cost.
+// KEYS: line, cost, waiting, served, now, the job's record. ARGV: id, owner, cost, '1' to admit it
+// only if recorded (the record may have been refused in the same transaction: its owner's cap).
 // A tenant that was not waiting joins at the virtual time, or its own if that is later.
 const admitScript = `
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[6]) == 0 then return 0 end
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 if not redis.call('ZSCORE', KEYS[3], ARGV[2]) then
@@ -92,6 +95,7 @@ interface Scripts {
  */
 export class RedisTurns {
   readonly keys: ReturnType<typeof turnsKeys>;
+  private readonly record: (id: string) => string;
 
   constructor(
     private readonly redis: Redis,
@@ -102,12 +106,16 @@ export class RedisTurns {
     private readonly weights: Readonly<Record<string, number>> = {},
   ) {
     this.keys = turnsKeys(prefix);
-    if (!("dualrsAdmit" in redis)) redis.defineCommand("dualrsAdmit", { numberOfKeys: 5, lua: admitScript });
+    this.record = redisKeys(prefix).job;
+    if (!("dualrsAdmit" in redis)) redis.defineCommand("dualrsAdmit", { numberOfKeys: 6, lua: admitScript });
     if (!("dualrsTake" in redis)) redis.defineCommand("dualrsTake", { numberOfKeys: 5, lua: takeScript });
   }
 
-  /** Puts `job` at the end of its tenant's line, in the transaction `m` (the one that records it). */
-  admit(m: ChainableCommander, job: Job): ChainableCommander {
+  /**
+   * Puts `job` at the end of its tenant's line, in the transaction `m` (the one that records it);
+   * with `ifRecorded`, only if its record exists by then.
+   */
+  admit(m: ChainableCommander, job: Job, ifRecorded = false): ChainableCommander {
     const k = this.keys;
     return (m as unknown as Scripts).dualrsAdmit(
       k.line(job.owner),
@@ -115,9 +123,11 @@ export class RedisTurns {
       k.waiting,
       k.served,
       k.now,
+      this.record(job.id),
       job.id,
       job.owner,
       String(costOf(job.spec, this.weights[job.owner])),
+      ifRecorded ? "1" : "0",
     ) as unknown as ChainableCommander;
   }
 
