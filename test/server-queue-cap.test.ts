@@ -45,7 +45,8 @@ describe("MAX_QUEUED_JOBS under simultaneous submissions", () => {
       // A job that runs until canceled holds the one worker, so that the queued jobs stay queued.
       const long = await server.call("/certify", { method: "POST", json: body(0, 50_000_000) });
       const { id } = (await long.json()) as { id: string };
-      const status = async () => ((await (await server.call(`/certify/${id}`)).json()) as { status: string }).status;
+      const status = async () =>
+        ((await (await server.call(`/certify/${id}`)).json()) as { status: string }).status;
       await until(async () => (await status()) === "running", "the long job to run");
       await expectCapHolds(server);
       await server.call(`/certify/${id}/cancel`, { method: "POST" });
