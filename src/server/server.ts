@@ -7,6 +7,7 @@ import { type CloudWatchOptions, startCloudWatchMetrics } from "./cloudwatch.js"
 import { loadConfig, type ServerConfig } from "./config.js";
 import { redisFailureLedger } from "./failure-ledger.js";
 import type { JobQueue } from "./jobs/types.js";
+import { checkPortFree, portError } from "./port.js";
 import { openQueue } from "./queue.js";
 import { openRateLimiter } from "./rate-limiter.js";
 
@@ -33,6 +34,10 @@ export interface RunningServer {
 /** Starts the API on the configured address; resolves once it listens. */
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const config = options.config ?? loadConfig();
+  await checkPortFree(config.host, config.port).catch(async (e: unknown) => {
+    await options.queue?.close(); // it was handed over to be closed with the server
+    throw e;
+  });
   const store =
     options.store ??
     openModelStore(config.modelStore, { cacheDir: config.modelCacheDir, endpoint: config.s3Endpoint });
@@ -58,7 +63,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) =>
         resolve({ server: s, address: info }),
       );
-      s.once("error", reject);
+      s.once("error", (e) => reject(portError(e, config.host, config.port)));
     },
   ).catch(async (e: unknown) => {
     await queue.close();
