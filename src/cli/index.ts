@@ -14,7 +14,7 @@ const usage = `Usage: dualrs <command> [options]
 Commands:
   certify    certify one input against a certifier manifest (dualrs certify --help)
   evaluate   certified accuracy on Fashion-MNIST (dualrs evaluate --help)
-  models     push a certifier to an S3 model store (dualrs models --help)
+  models     make a certifier of your own ONNX models, or push one to S3 (dualrs models --help)
   serve      run the HTTP API (dualrs serve --help)
   worker     run jobs from Redis (dualrs worker --help)
 `;

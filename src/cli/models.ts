@@ -6,8 +6,11 @@ import { localModelStore } from "../runtime/model-store.js";
 import { parseS3Url } from "../runtime/open-model-store.js";
 import { type S3Location, s3Client, s3Key } from "../runtime/s3-model-store.js";
 import { UsageError } from "./errors.js";
+import { createCertifier } from "./models-create.js";
+import { modelsCreateUsage, parseCreateArgs } from "./models-create-args.js";
 
-export const modelsUsage = `Usage: dualrs models push --manifest PATH --to s3://bucket/prefix [options]
+export const modelsUsage = `${modelsCreateUsage}
+Usage: dualrs models push --manifest PATH --to s3://bucket/prefix [options]
 
 Uploads a certifier: its model files (those already in the bucket are skipped), then its manifest,
 as <prefix>/<id>.json, so that a reader never sees a manifest whose files are missing.
@@ -24,9 +27,17 @@ export interface PushResult {
   skipped: string[];
 }
 
-/** `dualrs models push`: prints what it uploaded and skipped as JSON on stdout. */
+/**
+ * `dualrs models create`: prints the certifier it made as JSON on stdout. `dualrs models push`:
+ * prints what it uploaded and skipped as JSON on stdout.
+ */
 export async function modelsCommand(argv: string[], signal: AbortSignal): Promise<void> {
   const [sub, ...rest] = argv;
+  if (sub === "create") {
+    const result = await createCertifier(await parseCreateArgs(rest));
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return;
+  }
   if (sub !== "push") throw new UsageError(`unknown models command "${sub ?? ""}"; try dualrs models --help`);
   const args = parsePushArgs(rest);
   const endpoint = args.endpoint ?? (process.env.S3_ENDPOINT || undefined);

@@ -1,4 +1,4 @@
-import { P, toNumber, type ValueInfoProto } from "./graph/proto.js";
+import { GraphError, P, toNumber, type ValueInfoProto } from "./graph/proto.js";
 
 /** A graph input or output as the model declares it; a dimension is a size, a name, or "?". */
 export interface ValueSignature {
@@ -15,10 +15,18 @@ export interface ModelSignature {
 
 /**
  * The declared inputs and outputs of an ONNX model. Composing a chain drops the inner models'
- * declarations, so checks against the manifest read them from the models themselves.
+ * declarations, so checks against the manifest read them from the models themselves. Bytes that
+ * do not decode to a model with a graph are a GraphError "<what> is not an ONNX model".
  */
-export function readSignature(bytes: Uint8Array): ModelSignature {
-  const graph = P.ModelProto.decode(bytes).graph;
+export function readSignature(bytes: Uint8Array, what = "the model"): ModelSignature {
+  let graph: ReturnType<typeof P.ModelProto.decode>["graph"];
+  try {
+    graph = P.ModelProto.decode(bytes).graph;
+  } catch {
+    // The decoder's own message (a wire type, an offset) says nothing to whoever chose the file.
+    throw new GraphError(`${what} is not an ONNX model`);
+  }
+  if (!graph?.output?.length) throw new GraphError(`${what} is not an ONNX model`);
   const initialized = new Set((graph?.initializer ?? []).map((t) => t.name ?? ""));
   return {
     inputs: (graph?.input ?? []).filter((v) => !initialized.has(v.name ?? "")).map(valueSignature),
