@@ -12,5 +12,6 @@ export class InputError extends Error {
 
 /** A model that does not fit its manifest or misbehaves at run time. */
 export class ModelError extends Error {
-  override readonly name = "ModelError";
+  // Typed string, not the literal, so that subclasses can name themselves.
+  override readonly name: string = "ModelError";
 }

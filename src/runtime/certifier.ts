@@ -3,7 +3,7 @@ import type { LoadedCertifier as CoreLoadedCertifier } from "../core/certifier.j
 import { ModelError } from "../core/errors.js";
 import { estimatorRoutes, type Manifest } from "../core/manifest.js";
 import type { NoisyClassifier } from "../core/model.js";
-import { IntegrityError } from "./errors.js";
+import { IntegrityError, NonFiniteLogitsError } from "./errors.js";
 import { buildNoisyClassifier, composeClassifier, GRAPH_INPUTS, GRAPH_OUTPUTS } from "./graph/index.js";
 import type { ModelStore } from "./model-store.js";
 import { graphNoiseClassifier, graphNoiseFeeds, hostNoiseClassifier } from "./onnx-classifier.js";
@@ -146,16 +146,23 @@ async function buildChain(
         : composeClassifier(models.bytes, models.sigmaInputs, shape, { logits: true, preprocess });
     });
     await checkLogits(manifest, use, session, noise);
+    // Errors at run time name the certifier too: they reach callers far from this manifest.
+    const name = `certifier "${manifest.id}", ${label}`;
     const classifier =
       noise === "graph"
-        ? graphNoiseClassifier(session, use.classes, label)
-        : hostNoiseClassifier(session, shape, use.classes, label);
+        ? graphNoiseClassifier(session, use.classes, name)
+        : hostNoiseClassifier(session, shape, use.classes, name);
     await trialRun(manifest, use, classifier);
     return classifier;
   } catch (e) {
     // A corrupt file is the file's fault, not the chain's; it names itself.
     if (e instanceof IntegrityError) throw e;
-    if (e instanceof ModelError && e.message.startsWith(`certifier "${manifest.id}"`)) throw e;
+    // The trial run's draws: the error keeps its type, now naming the manifest field.
+    if (e instanceof NonFiniteLogitsError) {
+      const where = `certifier "${manifest.id}", ${use.field} [${use.chain.join(", ")}]`;
+      throw new NonFiniteLogitsError(where, e.sigma, e.nonFinite, e.draws);
+    }
+    if (e instanceof ModelError && e.message.startsWith(`certifier "${manifest.id}", ${use.field}`)) throw e;
     throw chainError(manifest, use, (e as Error).message);
   }
 }
@@ -164,8 +171,7 @@ async function buildChain(
 function checkSignatures(manifest: Manifest, use: ChainUse, models: ChainModels): void {
   const [firstBytes, lastBytes] = [models.bytes[0], models.bytes.at(-1)];
   if (!firstBytes || !lastBytes) return;
-  const file = (name: string | undefined) => `model "${name}" (${manifest.models[name ?? ""]?.file})`;
-  const first = readSignature(firstBytes, file(use.chain[0]));
+  const first = readSignature(firstBytes);
   const sigmaInput = models.sigmaInputs[0];
   const input = first.inputs.find((v) => v.name !== sigmaInput);
   const expected = manifest.input.shape;
@@ -182,7 +188,7 @@ function checkSignatures(manifest: Manifest, use: ChainUse, models: ChainModels)
       );
     }
   }
-  const output = readSignature(lastBytes, file(use.chain.at(-1))).outputs[0];
+  const output = readSignature(lastBytes).outputs[0];
   if (output?.dims) {
     const classes = output.dims.at(-1);
     if (output.dims.length !== 2 || (typeof classes === "number" && classes !== use.classes)) {
@@ -227,7 +233,10 @@ async function checkLogits(
   }
 }
 
-/** One small batch through the noisy classifier, so that a broken chain fails at load, not mid-request. */
+/**
+ * One small batch through the noisy classifier, so that a broken chain fails at load, not
+ * mid-request: a chain that fails to run, or gives NaN or infinite logits (NonFiniteLogitsError).
+ */
 async function trialRun(manifest: Manifest, use: ChainUse, classifier: NoisyClassifier): Promise<void> {
   const x = midRange(manifest, 1);
   await classifier.countBatch({ x, sigma: use.sigma, seed: 0, stream: 0, first: 0, count: 2 });

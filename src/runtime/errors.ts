@@ -1,3 +1,5 @@
+import { ModelError } from "../core/errors.js";
+
 /** A manifest that cannot be read or does not validate; names the file and the field at fault. */
 export class ManifestError extends Error {
   override readonly name = "ManifestError";
@@ -31,5 +33,26 @@ export class ProviderError extends Error {
     readonly provider: string,
   ) {
     super(message);
+  }
+}
+
+/**
+ * Draws whose logits held NaN or an infinity: ArgMax would still name a class for them (NaN rows
+ * become class 0), so no certificate may rest on them.
+ */
+export class NonFiniteLogitsError extends ModelError {
+  override readonly name = "NonFiniteLogitsError";
+  constructor(
+    /** The chain at fault, with its certifier and, at load, the manifest field using it. */
+    readonly where: string,
+    readonly sigma: number,
+    /** Draws of the batch with a non-finite logit. */
+    readonly nonFinite: number,
+    /** Draws in the batch. */
+    readonly draws: number,
+  ) {
+    super(
+      `${where} at sigma ${sigma}: ${nonFinite} of ${draws} draws gave non-finite logits (NaN or infinity), so the model cannot be certified`,
+    );
   }
 }

@@ -2,6 +2,7 @@ import * as ort from "onnxruntime-node";
 import { ModelError } from "../core/errors.js";
 import { countClasses, withHostNoise } from "../core/host-noise.js";
 import type { BatchClassifier, DrawBatch, NoisyClassifier } from "../core/model.js";
+import { NonFiniteLogitsError } from "./errors.js";
 import { GRAPH_INPUTS, GRAPH_OUTPUTS, noisyFeeds } from "./graph/index.js";
 import type { Session } from "./session.js";
 
@@ -36,6 +37,22 @@ function classesOf(out: ort.InferenceSession.ReturnType, count: number, name: st
   return t.data as BigInt64Array;
 }
 
+/** Fails the batch when any of its draws had a NaN or infinite logit, which ArgMax maps to a class. */
+function requireFinite(
+  out: ort.InferenceSession.ReturnType,
+  count: number,
+  sigma: number,
+  name: string,
+): void {
+  const t = out[GRAPH_OUTPUTS.nonFinite];
+  if (t?.type !== "int64" || t.size !== 1) {
+    const got = t ? `${t.type} [${t.dims.join(", ")}]` : "nothing";
+    throw new ModelError(`${name}: output "${GRAPH_OUTPUTS.nonFinite}" is ${got}; expected one int64`);
+  }
+  const nonFinite = Number((t.data as BigInt64Array)[0]);
+  if (nonFinite > 0) throw new NonFiniteLogitsError(name, sigma, nonFinite, count);
+}
+
 /**
  * The base classifier of a chain composed into one graph without noise (composeClassifier):
  * input batch float32 [N, ...inputShape] and, when a model of the chain takes it, sigma [N].
@@ -47,7 +64,7 @@ export function composedClassifier(
   name: string,
 ): BatchClassifier {
   const takesSigma = session.inputNames.includes(GRAPH_INPUTS.sigma);
-  const fetches = [GRAPH_OUTPUTS.classes];
+  const fetches = [GRAPH_OUTPUTS.classes, GRAPH_OUTPUTS.nonFinite];
   return {
     classes,
     async classify(inputs, count, sigma) {
@@ -56,8 +73,9 @@ export function composedClassifier(
       };
       if (takesSigma)
         feeds[GRAPH_INPUTS.sigma] = new ort.Tensor("float32", new Float32Array(count).fill(sigma), [count]);
-      // Only the classes cross back; logits stay in the session.
+      // Only the classes and a count of non-finite rows cross back; logits stay in the session.
       const out = await session.run(feeds, fetches);
+      requireFinite(out, count, sigma, name);
       return Int32Array.from(classesOf(out, count, name), Number);
     },
   };
@@ -75,13 +93,14 @@ export function hostNoiseClassifier(
 
 /**
  * Graph noise: the chain with its noise made inside the graph (buildNoisyClassifier), so only x and
- * the noise key cross to the device and only the classes come back.
+ * the noise key cross to the device and only the classes (and a count of non-finite rows) come back.
  */
 export function graphNoiseClassifier(session: Session, classes: number, name: string): NoisyClassifier {
   return {
     classes,
     async countBatch(b: DrawBatch): Promise<Uint32Array> {
-      const out = await session.run(graphNoiseFeeds(b), [GRAPH_OUTPUTS.classes]);
+      const out = await session.run(graphNoiseFeeds(b), [GRAPH_OUTPUTS.classes, GRAPH_OUTPUTS.nonFinite]);
+      requireFinite(out, b.count, b.sigma, name);
       return countPredicted(classesOf(out, b.count, name), classes);
     },
   };

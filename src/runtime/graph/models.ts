@@ -12,7 +12,9 @@ import {
   GraphError,
   type GraphProto,
   type ModelProto,
+  type NodeProto,
   P,
+  tensor,
   valueInfo,
 } from "./proto.js";
 
@@ -37,10 +39,13 @@ export const GRAPH_INPUTS = {
   batch: "batch",
 } as const;
 
-/** Graph outputs: `classes` always; the others on request. */
+/** Graph outputs: `classes` and `nonFinite` always; the others on request. */
 export const GRAPH_OUTPUTS = {
   /** int64 [N]: argmax of the logits. */
   classes: "classes",
+  /** int64 []: how many rows of the logits hold NaN or an infinity (ArgMax still names a class for them). */
+  nonFinite: "non_finite",
+
   /** float32 [N, C]. */
   logits: "logits",
   /** float32 [count, D]: the standard normal noise (before sigma). */
@@ -112,8 +117,13 @@ export function buildNoisyClassifier(
   const outputs = [
     valueInfo(GRAPH_OUTPUTS.classes, DT.INT64, ["count"]),
     valueInfo(GRAPH_OUTPUTS.logits, DT.FLOAT, ["count", "C"]),
+    valueInfo(GRAPH_OUTPUTS.nonFinite, DT.INT64, []),
   ];
-  g.nodes.push(argmax(chain.output), identity(chain.output, GRAPH_OUTPUTS.logits));
+  g.nodes.push(
+    argmax(chain.output),
+    identity(chain.output, GRAPH_OUTPUTS.logits),
+    ...countNonFinite(chain.output, chain.opset),
+  );
   if (options.debug) {
     g.nodes.push(identity(noise, GRAPH_OUTPUTS.noise), identity(words ?? "", GRAPH_OUTPUTS.words));
     outputs.push(
@@ -153,7 +163,11 @@ export function composeClassifier(
   const input = [valueInfo(GRAPH_INPUTS.batch, DT.FLOAT, ["N", ...inputShape])];
   if (chain.usesSigma) input.push(valueInfo(GRAPH_INPUTS.sigma, DT.FLOAT, ["N"]));
   const node = [...g.nodes, ...chain.nodes, argmax(chain.output)];
-  const output = [valueInfo(GRAPH_OUTPUTS.classes, DT.INT64, ["N"])];
+  node.push(...countNonFinite(chain.output, chain.opset));
+  const output = [
+    valueInfo(GRAPH_OUTPUTS.classes, DT.INT64, ["N"]),
+    valueInfo(GRAPH_OUTPUTS.nonFinite, DT.INT64, []),
+  ];
   if (options.logits) {
     node.push(identity(chain.output, GRAPH_OUTPUTS.logits));
     output.push(valueInfo(GRAPH_OUTPUTS.logits, DT.FLOAT, ["N", "C"]));
@@ -194,6 +208,38 @@ const argmax = (logits: string) => ({
   name: "rs/argmax",
   attribute: [attr.int("axis", 1), attr.int("keepdims", 0)],
 });
+
+/**
+ * Nodes beside ArgMax that count the rows of `logits` holding NaN or an infinity, so that only a
+ * count leaves the graph: l - l is 0 where l is finite and NaN where it is not, and a row's sum is
+ * NaN as soon as one of its entries is.
+ */
+function countNonFinite(logits: string, opset: number): NodeProto[] {
+  // A prefix of its own: the callers' builders also name nodes "rs/...".
+  const g = new GraphBuilder("rs/finite/");
+  const zeros = g.op("Sub", [logits, logits]);
+  const keep0 = attr.int("keepdims", 0);
+  // ReduceSum takes its axes as an input from opset 13, as an attribute before.
+  const rows =
+    opset >= 13
+      ? g.op("ReduceSum", [zeros, constantI64(g, [1])], [keep0])
+      : g.op("ReduceSum", [zeros], [attr.ints("axes", [1]), keep0]);
+  const flags = g.cast(g.op("IsNaN", [rows]), DT.INT64);
+  g.nodes.push({
+    opType: "ReduceSum",
+    input: [flags],
+    output: [GRAPH_OUTPUTS.nonFinite],
+    name: `rs/${GRAPH_OUTPUTS.nonFinite}`,
+    attribute: [keep0],
+  });
+  return g.nodes;
+}
+
+/** An int64 constant as a node, so that countNonFinite needs no initializer. */
+function constantI64(g: GraphBuilder, values: readonly number[]): string {
+  const value = tensor("", DT.INT64, [values.length], BigInt64Array.from(values, BigInt));
+  return g.op("Constant", [], [attr.tensor("value", value)]);
+}
 
 const identity = (from: string, to: string) => ({
   opType: "Identity",

@@ -40,6 +40,7 @@ export function jobErrorOf(e: ErrorInfo): JobError {
     case "ProviderError":
       return { type: jobProblemTypes.certifier, title: "Certifier unavailable", detail: e.message };
     case "ModelError":
+    case "NonFiniteLogitsError":
       return { type: jobProblemTypes.model, title: "Model error", detail: e.message };
     default:
       return { type: jobProblemTypes.internal, title: "Certification failed", detail: e.message };
