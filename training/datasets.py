@@ -1,10 +1,9 @@
 """A team's own labelled images, in one of three layouts, as float tensors in [0,1]:
 
-* an **image folder**: one subfolder per class, named by the class, holding PNG or JPEG files
-  (torchvision's ImageFolder: classes in sorted order, each class's files in sorted order);
+* an **image folder**: one subfolder per class, named by the class, holding PNG or JPEG files at
+  any depth (torchvision's ImageFolder: classes in sorted order, files in sorted(os.walk) order);
 * a **.npz** file: `x` of shape (N,C,H,W), (N,H,W,C) or (N,H,W), uint8 (divided by 255) or float
-  (already in [0,1]), and `y` of int labels; optionally `classes`, the class names in label order.
-  `x_train`/`y_train` and `x_test`/`y_test` instead of `x`/`y` hold both splits in one file;
+  (already in [0,1]), and `y` of int labels; optionally `classes`, the class names in label order;
 * a folder of **IDX** files (Fashion-MNIST's, MNIST's): `train-*` and `t10k-*`, gzipped or not.
 
 `dualrs evaluate --data` and `dualrs labels --data` read the same layouts in the same order, so an
@@ -50,17 +49,19 @@ class DatasetError(ValueError):
 
 
 def load(path: str, split: str = "train", classes: list[str] | None = None) -> Dataset:
-    """The data set at `path` (a layout above). `split` picks train or test in an IDX folder or a
-    two-split .npz and is ignored otherwise; `classes` overrides the class names."""
+    """The data set at `path` (a layout above). `split` picks train or test in an IDX folder and is
+    ignored otherwise. `classes`, the certifier's labels in order, names the classes: an image
+    folder's subfolders are matched to them by name (as `dualrs evaluate` does), other layouts'
+    labels index them."""
     if split not in ("train", "test"):
         raise DatasetError(f"split must be train or test, not {split!r}")
     if os.path.isfile(path) and path.endswith(".npz"):
-        ds = _npz(path, split)
+        ds = _npz(path)
     elif os.path.isdir(path) and _has_idx(path):
         s = data.load(split, path)
         ds = Dataset(s.x, s.y, list(data.LABELS), path)
     elif os.path.isdir(path):
-        ds = _image_folder(path)
+        ds = _image_folder(path, classes)
     else:
         raise DatasetError(f"{path}: neither a .npz file nor a folder (image folder or IDX files)")
     if classes is not None:
@@ -77,19 +78,23 @@ def _has_idx(path: str) -> bool:
     return any(n.startswith(("train-images-idx", "t10k-images-idx")) for n in names)
 
 
-def _image_folder(root: str) -> Dataset:
+def _image_folder(root: str, names: list[str] | None) -> Dataset:
     from PIL import Image  # Debian's python3-pil; only this layout needs it
 
     classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
-    if len(classes) < 2:
+    if names is None and len(classes) < 2:
         raise DatasetError(f"{root}: an image folder needs one subfolder per class, at least two")
+    unknown = [c for c in classes if names is not None and c not in names]
+    if unknown:
+        raise DatasetError(f"{root}: class folders {unknown} are not among the labels {names}")
     files, labels = [], []
-    for k, name in enumerate(classes):
-        folder = os.path.join(root, name)
-        for f in sorted(os.listdir(folder)):
-            if f.lower().endswith(IMAGE_SUFFIXES):
-                files.append(os.path.join(folder, f))
-                labels.append(k)
+    for name in classes:
+        k = classes.index(name) if names is None else names.index(name)
+        for folder, _, fnames in sorted(os.walk(os.path.join(root, name), followlinks=True)):
+            for f in sorted(fnames):
+                if f.lower().endswith(IMAGE_SUFFIXES):
+                    files.append(os.path.join(folder, f))
+                    labels.append(k)
     if not files:
         raise DatasetError(f"{root}: no .png, .jpg or .jpeg files in its class folders")
     images = []
@@ -109,16 +114,15 @@ def _image_folder(root: str) -> Dataset:
         arrays.append(a if a.ndim == 3 else a[:, :, None])
     x = np.stack(arrays).transpose(0, 3, 1, 2)  # N,H,W,C -> N,C,H,W
     return Dataset(torch.from_numpy(x.astype(np.float32) / 255.0), torch.tensor(labels, dtype=torch.int64),
-                   classes, root)
+                   names or classes, root)
 
 
-def _npz(path: str, split: str) -> Dataset:
+def _npz(path: str) -> Dataset:
     with np.load(path, allow_pickle=False) as f:
         keys = set(f.files)
-        xk, yk = ("x", "y") if {"x", "y"} <= keys else (f"x_{split}", f"y_{split}")
+        xk, yk = "x", "y"
         if not {xk, yk} <= keys:
-            raise DatasetError(f"{path}: needs arrays x and y (or x_{split} and y_{split}); it has "
-                               f"{', '.join(sorted(keys))}")
+            raise DatasetError(f"{path}: needs arrays x and y; it has {', '.join(sorted(keys))}")
         x, y = f[xk], f[yk]
         names = [str(c) for c in f["classes"]] if "classes" in keys else None
     if x.ndim == 3:
@@ -143,14 +147,16 @@ def _npz(path: str, split: str) -> Dataset:
     return Dataset(torch.from_numpy(np.ascontiguousarray(xs)), torch.from_numpy(y.astype(np.int64)), classes, path)
 
 
-def held_out(ds: Dataset, fraction: float, seed: int = 0) -> tuple[Dataset, Dataset]:
-    """(training part, seeded held-out part of about `fraction`) for data with one split."""
-    g = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(len(ds), generator=g)
-    k = int(round(fraction * len(ds)))
-    test, train = perm[:k].sort().values, perm[k:].sort().values
-    part = lambda idx: Dataset(ds.x[idx], ds.y[idx], ds.classes, ds.source)  # noqa: E731
-    return part(train), part(test)
+def read_classes(spec: str | None) -> list[str] | None:
+    """--classes: a file with one class name per line (`labels.txt`), or a comma list a,b,c."""
+    if spec is None:
+        return None
+    if os.path.isfile(spec):
+        with open(spec) as f:
+            return [line.strip() for line in f if line.strip()]
+    if "," not in spec:
+        raise SystemExit(f"--classes: no file {spec!r}, and not a comma list a,b,c")
+    return [c.strip() for c in spec.split(",") if c.strip()]
 
 
 def parse_floats(spec: str | None, name: str) -> list[float] | None:

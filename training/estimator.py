@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data", required=True, help="the data the label table was made on")
     p.add_argument("--split", default="train", choices=["train", "test"], help="for IDX and two-split .npz")
     p.add_argument("--labels", required=True, help="label table (dualrs labels --out)")
+    p.add_argument("--classes", help="the certifier's labels in order (file or a,b,c), which the table's "
+                   "label column indexes; default: an image folder's subfolders in sorted order")
     p.add_argument("--sigma-e", type=float, required=True, help="the estimator's global smoothing sigma")
     p.add_argument("--out", required=True, help="ONNX file to write (and <name>.json, <name>.pt beside it)")
     p.add_argument("--epochs", type=int, default=10)
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.sigma_e <= 0:
         raise SystemExit("--sigma-e must be positive")
 
-    ds = datasets.load(args.data, args.split)
+    ds = datasets.load(args.data, args.split, classes=datasets.read_classes(args.classes))
     try:
         index, radii, options, sigmas = read_label_table(args.labels, ds)
     except LabelTableError as e:

@@ -1,7 +1,7 @@
 """Trains one expert per sigma on a team's own labelled images and exports each as ONNX.
 
     /usr/bin/python3 -m training.experts --data DIR --sigmas 0.25,0.5,1.0 --out work/
-        [--split train] [--epochs 20] [--lam 10] [--normalize | --mean M,.. --std S,..]
+        [--split train] [--epochs 20] [--lam 10] [--normalize | --mean M,.. --std S,..] [--classes FILE]
         [--test DIR --test-split test] [--dims 16,32,128] [--threads 2] [--device auto]
 
 The data is an image folder, a .npz or an IDX folder (`training.datasets`). Each expert is the
@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="normalize by the training images' per-channel mean and std")
     p.add_argument("--mean", help="per-channel mean the models subtract (after the noise)")
     p.add_argument("--std", help="per-channel std the models divide by (after the noise)")
+    p.add_argument("--classes", help="class names in label order (file or a,b,c); default: an image "
+                   "folder's subfolders in sorted order, a .npz's classes, Fashion-MNIST's for IDX")
     p.add_argument("--test", help="held-out data for clean and noisy accuracy (same layouts)")
     p.add_argument("--test-split", default="test", choices=["train", "test"])
     p.add_argument("--seed", type=int, default=100, help="expert k is trained with seed + k")
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     if not sigmas or any(s <= 0 for s in sigmas):
         raise SystemExit("--sigmas: one or more positive noise levels, e.g. 0.25,0.5,1.0")
     c1, c2, hidden = (int(v) for v in args.dims.split(","))
-    train = datasets.load(args.data, args.split)
+    train = datasets.load(args.data, args.split, classes=datasets.read_classes(args.classes))
     test = datasets.load(args.test, args.test_split, classes=train.classes) if args.test else None
     if test is not None and test.shape != train.shape:
         raise SystemExit(f"--test: images of shape {test.shape}, the training images {train.shape}")
