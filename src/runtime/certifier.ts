@@ -171,7 +171,8 @@ async function buildChain(
 function checkSignatures(manifest: Manifest, use: ChainUse, models: ChainModels): void {
   const [firstBytes, lastBytes] = [models.bytes[0], models.bytes.at(-1)];
   if (!firstBytes || !lastBytes) return;
-  const first = readSignature(firstBytes);
+  const file = (name: string | undefined) => `model "${name}" (${manifest.models[name ?? ""]?.file})`;
+  const first = readSignature(firstBytes, file(use.chain[0]));
   const sigmaInput = models.sigmaInputs[0];
   const input = first.inputs.find((v) => v.name !== sigmaInput);
   const expected = manifest.input.shape;
@@ -188,7 +189,7 @@ function checkSignatures(manifest: Manifest, use: ChainUse, models: ChainModels)
       );
     }
   }
-  const output = readSignature(lastBytes).outputs[0];
+  const output = readSignature(lastBytes, file(use.chain.at(-1))).outputs[0];
   if (output?.dims) {
     const classes = output.dims.at(-1);
     if (output.dims.length !== 2 || (typeof classes === "number" && classes !== use.classes)) {
