@@ -372,6 +372,32 @@ describe("errors are problem+json naming the field at fault", () => {
   });
 });
 
+describe("problems stay small however much is wrong", () => {
+  it("lists the first 10 unknown keys and counts the rest", async () => {
+    const body: Record<string, unknown> = { certifier: "half", input: tensor([0.2, 0.1]) };
+    for (let i = 0; i < 100_000; i++) body[`unknown-${i}`] = 0;
+    const res = await post(body);
+    const text = await res.clone().text();
+    const p = await problemOf(res, 422);
+    expect(text.length).toBeLessThan(2000);
+    expect(p.field).toBe("(body)");
+    expect(p.detail).toMatch(/^\(body\): unrecognized keys: "unknown-0", .*"unknown-9" and 99990 more$/);
+  });
+
+  it("keeps the first 10 field errors of many and counts the rest; cuts long text", async () => {
+    const metadata = Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`k${i}`, i]));
+    const res = await post({ certifier: "half", input: tensor([0.2, 0.1]), metadata });
+    const text = await res.clone().text();
+    const p = (await problemOf(res, 422)) as ProblemBody & { errors: { field: string }[] };
+    expect(text.length).toBeLessThan(4000);
+    expect(p.errors.map((e) => e.field)).toEqual(Array.from({ length: 10 }, (_, i) => `metadata.k${i}`));
+    expect(p.detail).toMatch(/\(and 49990 more errors\)$/);
+    const long = await problemOf(await server.call(`/${"x".repeat(10_000)}`), 404);
+    expect(long.detail.length).toBeLessThan(600);
+    expect(long.detail).toMatch(/more characters\)$/);
+  });
+});
+
 describe("certifiers, docs and operations", () => {
   it("describes each certifier", async () => {
     const list = (await (await server.call("/certifiers")).json()) as { certifiers: { id: string }[] };

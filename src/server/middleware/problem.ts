@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv } from "../env.js";
+import { isUnavailable, UNAVAILABLE_RETRY_AFTER_S } from "../unavailable.js";
 
 /** One field at fault: its path in the request, as a JSON pointer and as a dotted name. */
 export interface FieldError {
@@ -42,6 +43,7 @@ export const problemTypes = {
   tooManyQueued: "/problems/too-many-queued-jobs",
   unsupportedMediaType: "/problems/unsupported-media-type",
   notReady: "/problems/not-ready",
+  unavailable: "/problems/unavailable",
   internal: "/problems/internal",
 } as const;
 
@@ -66,13 +68,56 @@ export function problem(
   return new ProblemError({ type, title, status, detail, ...extra });
 }
 
-/** Writes a problem as the response, with the request's id and path. */
+/** Items listed in a problem's text at most; the rest are counted ("and 99990 more"). */
+export const MAX_LISTED = 10;
+/** Characters of a problem's detail (and each field error's) at most. */
+export const MAX_DETAIL = 500;
+/** Characters of a field name, pointer or instance path at most. */
+const MAX_NAME = 200;
+
+/** `"a", "b", "c" and 7 more`: the first `max` items, the rest counted. */
+export function listed(items: readonly string[], max = MAX_LISTED): string {
+  const shown = items.slice(0, max).join(", ");
+  return items.length > max ? `${shown} and ${items.length - max} more` : shown;
+}
+
+/** `s` cut to `max` characters, saying how many were left out. */
+export function clip(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max)}... (${s.length - max} more characters)`;
+}
+
+/**
+ * A problem of bounded size, however much was wrong: a body of 100,000 unknown keys or bad array
+ * items would otherwise come back as megabytes of problem. Field errors beyond `MAX_LISTED` are
+ * counted in the detail.
+ */
+export function boundProblem<P extends Partial<Problem> & { detail: string }>(p: P): P {
+  const errors = p.errors;
+  const more = errors && errors.length > MAX_LISTED ? errors.length - MAX_LISTED : 0;
+  return {
+    ...p,
+    detail: clip(p.detail, MAX_DETAIL) + (more > 0 ? ` (and ${more} more errors)` : ""),
+    ...(p.field === undefined ? {} : { field: clip(p.field, MAX_NAME) }),
+    ...(p.instance === undefined ? {} : { instance: clip(p.instance, MAX_NAME) }),
+    ...(errors
+      ? {
+          errors: errors.slice(0, MAX_LISTED).map((e) => ({
+            pointer: clip(e.pointer, MAX_NAME),
+            field: clip(e.field, MAX_NAME),
+            detail: clip(e.detail, MAX_DETAIL),
+          })),
+        }
+      : {}),
+  };
+}
+
+/** Writes a problem as the response, with the request's id and path; every problem goes out here, bounded. */
 export function problemResponse(
   c: Context<AppEnv>,
   p: Omit<Problem, "instance" | "requestId">,
   headers: Record<string, string> = {},
 ): Response {
-  const body: Problem = { ...p, instance: c.req.path };
+  const body: Problem = boundProblem({ ...p, instance: c.req.path });
   const id = c.get("requestId");
   if (id) body.requestId = id;
   return c.body(JSON.stringify(body), p.status as ContentfulStatusCode, {
@@ -103,6 +148,22 @@ export function onError(err: Error, c: Context<AppEnv>): Response {
       status,
       detail: err.message || titleOf(status),
     });
+  }
+  // Redis down or restarting: the request may well succeed once it is back.
+  if (isUnavailable(err)) {
+    console.error(
+      `request ${c.get("requestId") ?? "-"} ${c.req.method} ${c.req.path} unavailable: ${err.message}`,
+    );
+    return problemResponse(
+      c,
+      {
+        type: problemTypes.unavailable,
+        title: "Service Unavailable",
+        status: 503,
+        detail: "a service this server depends on cannot be reached for now; retry shortly",
+      },
+      { "Retry-After": String(UNAVAILABLE_RETRY_AFTER_S) },
+    );
   }
   // An unexpected error: logged with the request id, and never shown to the caller.
   console.error(`request ${c.get("requestId") ?? "-"} ${c.req.method} ${c.req.path} failed:`, err);

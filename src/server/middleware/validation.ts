@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { ZodError } from "zod";
 import type { AppEnv } from "../env.js";
-import { type FieldError, type Problem, ProblemError, problemTypes } from "./problem.js";
+import { type FieldError, listed, type Problem, ProblemError, problemTypes } from "./problem.js";
 
 type Path = readonly PropertyKey[];
 
@@ -36,6 +36,13 @@ export function validationProblem(errors: FieldError[], extra: Partial<Problem> 
   });
 }
 
+/** zod's message, but for unknown keys, which it lists all of: the first few, the rest counted. */
+function issueDetail(issue: ZodError["issues"][number]): string {
+  if (issue.code !== "unrecognized_keys") return issue.message;
+  const keys = issue.keys.map((k) => JSON.stringify(k.length > 64 ? `${k.slice(0, 64)}...` : k));
+  return `unrecognized ${keys.length === 1 ? "key" : "keys"}: ${listed(keys)}`;
+}
+
 /**
  * zod-openapi's hook for every validated request part. A body that does not fit its schema is a
  * 422; a bad query, path parameter or header is a 400. Each names the field at fault.
@@ -47,7 +54,8 @@ export function validationHook(
   _c: Context<AppEnv>,
 ): undefined {
   if (result.success) return undefined;
-  const errors = result.error.issues.slice(0, 20).map((i) => fieldError(i.path, i.message));
+  // Every issue, so that the problem can count them; problemResponse lists only the first few.
+  const errors = result.error.issues.map((i) => fieldError(i.path, issueDetail(i)));
   if (result.target === "json") throw validationProblem(errors);
   const first = errors[0];
   const where = result.target === "param" ? "path parameter" : result.target;
