@@ -10,6 +10,8 @@ const entries = {
   "cli/index": "src/cli/index.ts",
   // Not a subpath: the module of the certification threads, which the runner starts by file.
   "server/jobs/thread": "src/server/jobs/thread.ts",
+  // Not a subpath either: the image decoder's thread, which ImageDecoder starts by file.
+  "runtime/image/worker": "src/runtime/image/worker.ts",
 };
 
 export default defineConfig({

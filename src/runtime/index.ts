@@ -1,5 +1,6 @@
 export * from "./certifier.js";
 export * from "./errors.js";
+export * from "./image/index.js";
 export * from "./model-store.js";
 export * from "./onnx-classifier.js";
 export * from "./open-model-store.js";

@@ -2,20 +2,29 @@ import { createHash } from "node:crypto";
 import { InputError } from "../../core/errors.js";
 import { validateInput } from "../../core/input.js";
 import type { Manifest } from "../../core/manifest.js";
+import { ImageError, imageDecoder, imageToInput } from "../../runtime/image/index.js";
 import type { JobSpec } from "../jobs/types.js";
 import type { CertifyRequest } from "../schemas/certify-request.js";
-import { decodeImage, imageToInput } from "./image.js";
 import { decodeBase64, float32FromBase64, float32ToBase64 } from "./tensor.js";
 
 /**
  * The request's input as the job carries it: decoded, checked against the certifier's shape and
- * range (an InputError whose path points into the request body otherwise), and digested.
+ * range (an InputError whose path points into the request body otherwise), and digested. Images
+ * are decoded on the decoder's thread, so that a large one does not hold up other requests.
  */
-export function decodeInput(manifest: Manifest, input: CertifyRequest["input"]): JobSpec["input"] {
+export async function decodeInput(
+  manifest: Manifest,
+  input: CertifyRequest["input"],
+): Promise<JobSpec["input"]> {
   let values: Float32Array;
   let shape: readonly number[];
   if (input.type === "image") {
-    const image = decodeImage(decodeBase64(input.data, ["input", "data"]), ["input", "data"]);
+    const bytes = decodeBase64(input.data, ["input", "data"]);
+    const image = await imageDecoder()
+      .decode(bytes)
+      .catch((e: unknown) => {
+        throw e instanceof ImageError ? new InputError(e.message, ["input", "data"]) : e;
+      });
     values = imageToInput(manifest, image, ["input"]);
     shape = manifest.input.shape;
   } else {

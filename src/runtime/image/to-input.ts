@@ -1,45 +1,6 @@
-import jpeg from "jpeg-js";
-import pngjs from "pngjs";
 import { InputError } from "../../core/errors.js";
 import type { Manifest } from "../../core/manifest.js";
-
-/** Decoded pixels, 8-bit RGBA, row-major. */
-export interface RgbaImage {
-  width: number;
-  height: number;
-  data: Uint8Array;
-}
-
-/** Decoding limits, so that a small file cannot make the server allocate gigabytes. */
-const MAX_MEGAPIXELS = 16;
-
-const isPng = (b: Uint8Array) =>
-  b.length > 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
-const isJpeg = (b: Uint8Array) => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
-
-/** A PNG or JPEG file's pixels (pure JS decoders: pngjs, jpeg-js); an InputError at `path` otherwise. */
-export function decodeImage(bytes: Buffer, path: readonly (string | number)[]): RgbaImage {
-  try {
-    if (isPng(bytes)) {
-      const png = pngjs.PNG.sync.read(bytes);
-      if (png.width * png.height > MAX_MEGAPIXELS * 1e6)
-        throw new Error(`larger than ${MAX_MEGAPIXELS} megapixels`);
-      return { width: png.width, height: png.height, data: png.data };
-    }
-    if (isJpeg(bytes)) {
-      const img = jpeg.decode(bytes, {
-        useTArray: true,
-        formatAsRGBA: true,
-        maxResolutionInMP: MAX_MEGAPIXELS,
-        maxMemoryUsageInMB: 256,
-      });
-      return { width: img.width, height: img.height, data: img.data };
-    }
-  } catch (e) {
-    throw new InputError(`cannot decode the image: ${(e as Error).message}`, path);
-  }
-  throw new InputError("not a PNG or JPEG image", path);
-}
+import type { RgbaImage } from "./decode.js";
 
 /** Where the channels, rows and columns sit in a certifier's input shape. */
 interface Layout {
