@@ -39,7 +39,8 @@ export const certifyUsage = `Usage: dualrs certify --manifest PATH --input FILE 
 Certifies one input and prints the certificate as JSON on stdout.
 
   --manifest PATH        certifier manifest (.json); its models are looked up next to it
-  --input FILE           .json (array, or {"shape": [...], "data": [...]}), .npy (float32/64), .f32/.bin (raw float32 LE)
+  --input FILE           .json (array, or {"shape": [...], "data": [...]}), .npy (float32/64), .f32/.bin (raw float32 LE),
+                         or a .png/.jpg image, scaled to the certifier's input as the service does
   --seed K               noise seed (random when absent; recorded in the certificate)
 ${certificationUsage}`;
 

@@ -1,4 +1,5 @@
 import { type Certificate, certifyInput, validateInput } from "../core/index.js";
+import { imageToInput } from "../runtime/image/index.js";
 import { type CertifyArgs, parseCertifyArgs } from "./args.js";
 import { openCertifier } from "./certifier.js";
 import { readInputFile } from "./input-file.js";
@@ -17,7 +18,11 @@ export async function runCertify(args: CertifyArgs, signal: AbortSignal): Promis
   const bar = progressBar();
   try {
     // Shape and range first, so that a bad input fails before any model runs.
-    const x = validateInput(certifier.manifest, input.data, input.shape);
+    const { manifest } = certifier;
+    const x =
+      "image" in input
+        ? validateInput(manifest, imageToInput(manifest, input.image, ["input"]), manifest.input.shape)
+        : validateInput(manifest, input.data, input.shape);
     return await certifyInput(certifier, x, args.request, { signal, onProgress: (p) => bar.update(p) });
   } finally {
     bar.clear();

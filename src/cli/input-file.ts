@@ -1,19 +1,28 @@
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
+import { ImageError, imageDecoder, type RgbaImage } from "../runtime/image/index.js";
 import { UsageError } from "./errors.js";
 
-/** An input read from a file: its values, and its shape when the file states one. */
-export interface InputFile {
+/** Values read from a file, and their shape when the file states one. */
+export interface InputValues {
   readonly data: Float32Array;
   readonly shape?: readonly number[] | undefined;
 }
 
-export const inputFormats = ".json, .npy, .f32 or .bin";
+/** An input read from a file: values, or an image that the certifier's manifest makes values of. */
+export type InputFile = InputValues | { readonly image: RgbaImage };
 
-/** Reads an input: `.json` (array or { shape, data }), `.npy` (float32/64 LE), raw float32 LE `.f32`/`.bin`. */
+export const inputFormats = ".json, .npy, .f32, .bin, .png, .jpg or .jpeg";
+
+const imageExtensions = [".png", ".jpg", ".jpeg"];
+
+/**
+ * Reads an input: `.json` (array or { shape, data }), `.npy` (float32/64 LE), raw float32 LE
+ * `.f32`/`.bin`, or a PNG or JPEG image (decoded as the service decodes one, within its pixel limit).
+ */
 export async function readInputFile(path: string): Promise<InputFile> {
   const ext = extname(path).toLowerCase();
-  if (![".json", ".npy", ".f32", ".bin"].includes(ext)) {
+  if (![".json", ".npy", ".f32", ".bin", ...imageExtensions].includes(ext)) {
     throw new UsageError(`${path}: unsupported input format "${ext}"; use ${inputFormats}`);
   }
   const bytes = await readFile(path).catch((e: NodeJS.ErrnoException) => {
@@ -21,6 +30,15 @@ export async function readInputFile(path: string): Promise<InputFile> {
       `cannot read input ${path}: ${e.code === "ENOENT" ? "no such file" : (e.code ?? e.message)}`,
     );
   });
+  if (imageExtensions.includes(ext)) {
+    return {
+      image: await imageDecoder()
+        .decode(bytes)
+        .catch((e: unknown) => {
+          throw e instanceof ImageError ? new UsageError(`${path}: ${e.message}`) : e;
+        }),
+    };
+  }
   try {
     if (ext === ".json") return parseJsonInput(bytes.toString("utf8"));
     if (ext === ".npy") return parseNpy(bytes);
@@ -30,7 +48,7 @@ export async function readInputFile(path: string): Promise<InputFile> {
   }
 }
 
-export function parseJsonInput(text: string): InputFile {
+export function parseJsonInput(text: string): InputValues {
   const json: unknown = JSON.parse(text);
   if (Array.isArray(json)) return { data: numbers(json.flat(Number.POSITIVE_INFINITY), "the array") };
   if (typeof json === "object" && json !== null && "data" in json && Array.isArray(json.data)) {
@@ -61,7 +79,7 @@ export function parseRawFloat32(bytes: Uint8Array): Float32Array {
 const npyMagic = "\x93NUMPY";
 
 /** A `.npy` file (format 1.0 to 3.0) of little-endian float32 or float64 in C order. */
-export function parseNpy(bytes: Uint8Array): InputFile {
+export function parseNpy(bytes: Uint8Array): InputValues {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.byteLength < 10 || String.fromCharCode(...bytes.subarray(0, 6)) !== npyMagic) {
     throw new Error("not a .npy file");
