@@ -8,6 +8,8 @@ const status = $("status");
 const progress = $("progress");
 const submit = $("submit");
 const cancel = $("cancel");
+const error = $("error");
+const hint = $("submit-hint");
 
 const client = new Dualrs({ apiKey: sessionStorage.getItem("dualrs-api-key") });
 /** @type {Map<string, any>} */
@@ -16,13 +18,29 @@ const certifiers = new Map();
 let chosen = null;
 let running = null;
 
-function say(text, error = false) {
+function say(text) {
   status.textContent = text;
-  status.classList.toggle("error", error);
 }
 
+/** Errors go beside the Certify button, where the eye is after a click; an empty text clears them. */
+function fail(text) {
+  error.textContent = text;
+  error.hidden = !text;
+  if (text) error.scrollIntoView({ block: "nearest" });
+}
+
+/** Enables Certify, or says in the hint beside it what is missing. */
 function ready() {
-  submit.disabled = running !== null || chosen === null || !select.value;
+  const missing = running
+    ? "Certifying: wait for the certificate or cancel."
+    : !select.value
+      ? "Choose a certifier first."
+      : chosen === null
+        ? "Choose an image first: a test image above, or upload one."
+        : "";
+  submit.disabled = missing !== "";
+  hint.textContent = missing;
+  hint.hidden = !missing;
 }
 
 async function loadCertifiers() {
@@ -36,26 +54,40 @@ async function loadCertifiers() {
         location.reload();
       }
     }
-    say(`Cannot list certifiers: ${e.message}`, true);
+    fail(`Cannot list certifiers: ${e.message}`);
     return;
   }
-  for (const c of certifiers.values()) {
-    if (!c.input.accepts.includes("image")) continue;
-    select.add(new Option(c.title ? `${c.title} (${c.id})` : c.id, c.id));
-  }
-  if (select.options.length === 0) say("No certifier on this server takes images.", true);
+  const images = [...certifiers.values()].filter((c) => c.input.accepts.includes("image"));
+  // The id is short enough for the box; the title and description follow below it.
+  for (const c of images) select.add(new Option(c.id, c.id));
+  if (images.length === 0) fail("No certifier on this server takes images.");
+  else select.value = fastestDual(images).id;
   chooseCertifier();
+}
+
+/**
+ * The certifier to start with: Dual RS (the point of the service), and of those one without a
+ * denoiser, which runs a second network on every draw and takes several times as long.
+ */
+function fastestDual(list) {
+  const denoised = (c) => Object.keys(c.models).some((name) => /denois/i.test(name));
+  const rank = (c) => (c.defaultMode === "dual" ? 0 : 2) + (denoised(c) ? 1 : 0);
+  return list.reduce((best, c) => (rank(c) < rank(best) ? c : best));
 }
 
 function chooseCertifier() {
   const c = certifiers.get(select.value);
-  if (!c) return;
+  if (!c) return ready();
   $("n").value = String(c.defaults.n);
   $("alpha").value = String(c.defaults.alpha);
   const sigmas = c.options.map((o) => o.sigma).join(", ");
-  $("certifier-about").textContent =
-    `${c.description ?? ""} ${c.defaultMode === "dual" ? "Dual" : "Global"} mode; sigma options ${sigmas}; ` +
-    `input ${c.input.shape.join("×")}.`.trim();
+  const title = document.createElement("strong");
+  title.textContent = c.title ?? c.id;
+  $("certifier-about").replaceChildren(
+    title,
+    ` ${c.description ?? ""} ${c.defaultMode === "dual" ? "Dual" : "Global"} mode; sigma options ${sigmas}; ` +
+      `input ${c.input.shape.join("×")}.`,
+  );
   ready();
 }
 
@@ -107,14 +139,16 @@ form.addEventListener("submit", async (event) => {
   if (!chosen || !certifier) return;
   const n = Number($("n").value);
   const alpha = Number($("alpha").value);
-  if (!Number.isInteger(n) || n < 1) return say("n must be a whole number of at least 1.", true);
-  if (!(alpha > 0 && alpha < 1)) return say("alpha must lie between 0 and 1.", true);
+  fail("");
+  if (!Number.isInteger(n) || n < 1) return fail("n must be a whole number of at least 1.");
+  if (!(alpha > 0 && alpha < 1)) return fail("alpha must lie between 0 and 1.");
   running = new AbortController();
   ready();
   cancel.hidden = false;
   progress.hidden = false;
   progress.value = 0;
-  $("result").hidden = true;
+  // The previous certificate stays in view until this one replaces it.
+  $("result").setAttribute("aria-busy", "true");
   say("Submitting…");
   try {
     const certificate = await client.certify.run(
@@ -128,10 +162,19 @@ form.addEventListener("submit", async (event) => {
     );
     progress.value = 1;
     await showCertificate(certificate, certifier);
-    say(certificate.abstained ? "Done: the smoothed classifier abstains on this input." : "Certified.");
+    say(
+      certificate.abstained
+        ? "Done: no certificate for this input, the smoothed classifier abstains."
+        : "Certified.",
+    );
   } catch (e) {
-    say(e instanceof APIUserAbortError ? "Canceled." : e.message, !(e instanceof APIUserAbortError));
+    if (e instanceof APIUserAbortError) say("Canceled.");
+    else {
+      say("");
+      fail(e.message);
+    }
   } finally {
+    $("result").removeAttribute("aria-busy");
     running = null;
     cancel.hidden = true;
     ready();
@@ -146,6 +189,19 @@ function showProgress(job) {
   const share = total > 0 ? ` ${done.toLocaleString()} of ${total.toLocaleString()} samples` : "";
   say(`Job ${job.id}: ${job.status}${share}.`);
 }
+
+/** What each abstention means and what to try; docs/api.md says the same. */
+const ABSTAIN_REASONS = {
+  estimator:
+    "The variance estimator could not tell with confidence which noise level suits this input " +
+    "(its top choice came up in too few of the noisy draws), and this certifier has no fallback option. " +
+    "Try more draws n, a larger alpha, or a global-mode certifier with one fixed sigma.",
+  classifier:
+    "The smoothed classifier's top class did not win a clear majority of the noisy draws " +
+    "(the lower confidence bound pA lower is below 1/2): under this noise the input lies near " +
+    "a boundary between classes. Try more draws n, a larger alpha, or another certifier, " +
+    "ideally one with a smaller sigma.",
+};
 
 const fmt = (x, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
 
@@ -188,6 +244,9 @@ async function showCertificate(cert, certifier) {
   const radius = $("radius");
   radius.textContent = cert.abstained ? "no certificate: abstained" : `certified radius ${fmt(cert.radius)}`;
   radius.classList.toggle("abstain", cert.abstained);
+  const why = $("abstain-why");
+  why.textContent = cert.abstained ? (ABSTAIN_REASONS[cert.abstainReason] ?? "") : "";
+  why.hidden = !cert.abstained;
   const { estimator, classifier } = cert.stages;
   facts($("facts"), [
     ["mode", cert.mode],
