@@ -372,6 +372,46 @@ describe("errors are problem+json naming the field at fault", () => {
   });
 });
 
+describe("draws per certificate", () => {
+  it("refuses n0 + n over MAX_DRAWS with a 422 naming the field and the limit", async () => {
+    const capped = await startTestServer({ MAX_DRAWS: "1000" });
+    try {
+      const ask = (parameters: Record<string, number>) =>
+        capped.call("/certify", {
+          method: "POST",
+          json: { certifier: "half", input: tensor([0.2, 0.1]), parameters },
+        });
+      expect((await ask({ n0: 10, n: 990 })).status).toBe(202);
+      const over = await problemOf(await ask({ n0: 10, n: 991 }), 422);
+      expect(over.type).toBe("/problems/validation");
+      expect(over.field).toBe("parameters.n");
+      expect(over.detail).toBe(
+        "parameters.n: n0 + n is 1001 draws per stage, more than this server's limit of 1000 (MAX_DRAWS)",
+      );
+      expect((await problemOf(await ask({ n0: 2000, n: 10 }), 422)).field).toBe("parameters.n");
+      expect((await problemOf(await ask({ n0: 2000 }), 422)).field).toBe("parameters.n0");
+    } finally {
+      await capped.stop();
+    }
+  });
+
+  it("caps a certificate at 1,000,000 draws per stage by default", async () => {
+    // An empty setting is an unset one: the server's own default.
+    const server = await startTestServer({ MAX_DRAWS: "" });
+    try {
+      const res = await server.call("/certify", {
+        method: "POST",
+        json: { certifier: "half", input: tensor([0.2, 0.1]), parameters: { n: 1e9 } },
+      });
+      const p = await problemOf(res, 422);
+      expect(p.field).toBe("parameters.n");
+      expect(p.detail).toContain("limit of 1000000 (MAX_DRAWS)");
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe("problems stay small however much is wrong", () => {
   it("lists the first 10 unknown keys and counts the rest", async () => {
     const body: Record<string, unknown> = { certifier: "half", input: tensor([0.2, 0.1]) };

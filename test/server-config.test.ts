@@ -18,6 +18,7 @@ describe("server configuration", () => {
       apiKeys: [],
       allowPrivateWebhooks: false,
       providers: "auto",
+      maxDraws: 1_000_000,
     });
   });
 
@@ -28,6 +29,8 @@ describe("server configuration", () => {
       [{ API_KEYS: "secret" }, /API_KEYS.*sha256/],
       [{ PROVIDERS: "tpu" }, /PROVIDERS.*unknown execution provider "tpu"/],
       [{ ALLOW_PRIVATE_WEBHOOKS: "maybe" }, /ALLOW_PRIVATE_WEBHOOKS.*true or false/],
+      [{ MAX_DRAWS: "1e3.5" }, /MAX_DRAWS/],
+      [{ MAX_DRAWS: "-1" }, /MAX_DRAWS/],
       [{ REDIS_URL: "localhost:6379" }, /REDIS_URL/],
       [{ RATE_LIMIT: "-1" }, /RATE_LIMIT/],
       [{ RATE_LIMIT_WINDOW: "0.5" }, /RATE_LIMIT_WINDOW/],

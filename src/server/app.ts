@@ -28,6 +28,8 @@ export interface AppOptions {
   rateLimiter?: RateLimiterAbstract | null | undefined;
   /** Queued jobs a tenant may have at once; past it a new job is a 429. Default 1000; 0: no cap. */
   maxQueuedJobs?: number | undefined;
+  /** Draws per stage (n0 + n) a job may ask for; past it a new job is a 422. Default 1,000,000; 0: no cap. */
+  maxDraws?: number | undefined;
   /** Largest request body in bytes; default 4 MiB. */
   bodyLimit?: number | undefined;
   allowPrivateWebhooks?: boolean | undefined;
@@ -49,6 +51,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     allowPrivateWebhooks: options.allowPrivateWebhooks ?? false,
     webhookSecret: options.webhookSecret,
     maxQueuedJobs: options.maxQueuedJobs ?? 1000,
+    maxDraws: options.maxDraws ?? 1_000_000,
   };
   const app = new OpenAPIHono<AppEnv>();
   app.onError(onError);

@@ -118,6 +118,14 @@ export const ConfigEnv = z
       .min(0)
       .default(1000)
       .describe("queued jobs a tenant may have at once; past it POST /certify answers 429; 0: no cap"),
+    MAX_DRAWS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(1_000_000)
+      .describe(
+        "most draws a certificate may ask for per stage, n0 + n; past it POST /certify answers 422; 0: no cap",
+      ),
     BODY_LIMIT: z.coerce
       .number()
       .int()
@@ -254,6 +262,8 @@ export interface ServerConfig {
   rateLimit: RateLimitSettings;
   /** Queued jobs a tenant may have at once; 0: no cap. */
   maxQueuedJobs: number;
+  /** Draws per stage (n0 + n) a job may ask for; 0: no cap. */
+  maxDraws: number;
   /** How long a finished job is kept. */
   jobRetentionMs: number;
   bodyLimit: number;
@@ -312,6 +322,7 @@ export function loadConfig(
     webhookSecret: e.WEBHOOK_SECRET,
     rateLimit: { limit: e.RATE_LIMIT, windowSeconds: e.RATE_LIMIT_WINDOW },
     maxQueuedJobs: e.MAX_QUEUED_JOBS,
+    maxDraws: e.MAX_DRAWS,
     jobRetentionMs: e.JOB_RETENTION * 1000,
     bodyLimit: e.BODY_LIMIT,
     allowPrivateWebhooks: e.ALLOW_PRIVATE_WEBHOOKS,

@@ -13,6 +13,8 @@ export interface Services {
   webhookSecret: string | undefined;
   /** Queued jobs a tenant may have at once; 0: no cap. */
   maxQueuedJobs: number;
+  /** Draws per stage (n0 + n) a job may ask for; 0: no cap. */
+  maxDraws: number;
 }
 
 /** The Hono environment of the app: its context variables. */

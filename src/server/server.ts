@@ -53,6 +53,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     metricsTenants: config.metricsTenants,
     rateLimiter: limits.limiter,
     maxQueuedJobs: config.maxQueuedJobs,
+    maxDraws: config.maxDraws,
     bodyLimit: config.bodyLimit,
     allowPrivateWebhooks: config.allowPrivateWebhooks,
     webhookSecret: config.webhookSecret,

@@ -78,6 +78,8 @@ export async function startSdkServer(env: Record<string, string> = {}): Promise<
     DATA_DIR: join(dir, "data"),
     PROVIDERS: "cpu",
     THREADS: "1",
+    // Tests keep jobs running with n up to 1e9, to cancel them or watch them wait.
+    MAX_DRAWS: "0",
     ...env,
   });
   // The embedded queue, as `dualrs serve` runs it.

@@ -25,6 +25,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     DATA_DIR: join(dir, "data"),
     PROVIDERS: "cpu",
     RATE_LIMIT: "0",
+    // Tests keep jobs running with n up to 1e9, to cancel them or watch them wait.
+    MAX_DRAWS: "0",
     // Loading every certifier on start-up is for production; here the first job loads its own.
     WARM: "none",
     ...env,

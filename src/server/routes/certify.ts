@@ -3,7 +3,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { InputError } from "../../core/errors.js";
 import type { Manifest } from "../../core/manifest.js";
-import { resolveParameters } from "../../core/parameters.js";
+import { type CertifyParameters, type ResolvedParameters, resolveParameters } from "../../core/parameters.js";
 import type { AppEnv } from "../env.js";
 import { decodeInput } from "../input/decode.js";
 import {
@@ -161,11 +161,11 @@ export function certifyRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.openapi(createJob, async (c) => {
-    const { queue, catalog, allowPrivateWebhooks, maxQueuedJobs } = c.get("services");
+    const { queue, catalog, allowPrivateWebhooks, maxQueuedJobs, maxDraws } = c.get("services");
     const body = c.req.valid("json");
     const headers = c.req.valid("header");
     const manifest = await catalog.get(body.certifier);
-    const spec = await jobSpec(manifest, body, allowPrivateWebhooks);
+    const spec = await jobSpec(manifest, body, allowPrivateWebhooks, maxDraws);
     const fingerprint = createHash("sha256").update(JSON.stringify(body)).digest("hex");
     const key = headers["idempotency-key"];
     const submitted = await queue
@@ -233,12 +233,19 @@ export function certifyRoutes(): OpenAPIHono<AppEnv> {
  * rerun is identical), the input decoded and checked, the webhook URL vetted. Whatever fails here
  * is the caller's fault, answered at once rather than left to become a failed job.
  */
-async function jobSpec(manifest: Manifest, body: CertifyRequest, allowPrivate: boolean): Promise<JobSpec> {
+async function jobSpec(
+  manifest: Manifest,
+  body: CertifyRequest,
+  allowPrivate: boolean,
+  maxDraws: number,
+): Promise<JobSpec> {
   const parameters = body.parameters ?? {};
   let seed: number;
   let input: JobSpec["input"];
   try {
-    seed = resolveParameters(manifest, parameters).seed;
+    const resolved = resolveParameters(manifest, parameters);
+    checkDraws(resolved, parameters, maxDraws);
+    seed = resolved.seed;
     input = await decodeInput(manifest, body.input);
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
@@ -257,6 +264,20 @@ async function jobSpec(manifest: Manifest, body: CertifyRequest, allowPrivate: b
     webhook,
     metadata: body.metadata,
   };
+}
+
+/**
+ * Refuses a job whose stages would each draw more than `maxDraws` (n0 + n, defaults included):
+ * the schema lets n reach 1e9, hours of a worker for one certificate. Names n unless only n0 was given.
+ */
+function checkDraws(resolved: ResolvedParameters, given: CertifyParameters, maxDraws: number): void {
+  const draws = resolved.n0 + resolved.n;
+  if (maxDraws === 0 || draws <= maxDraws) return;
+  const field = given.n0 !== undefined && given.n === undefined ? "n0" : "n";
+  throw new InputError(
+    `n0 + n is ${draws} draws per stage, more than this server's limit of ${maxDraws} (MAX_DRAWS)`,
+    [field],
+  );
 }
 
 /** What a refused submission answers: the idempotency key's conflicts, or the tenant's full queue. */
