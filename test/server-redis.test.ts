@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localModelStore } from "../src/runtime/model-store.js";
 import { createRedisWorker, type RedisWorker } from "../src/server/jobs/redis-worker.js";
 import { openRateLimiter } from "../src/server/rate-limiter.js";
+import { until } from "./helpers/jobs.js";
 import { type RedisServer, startRedis } from "./helpers/redis.js";
 import { startTestServer } from "./helpers/server.js";
 
@@ -117,6 +118,37 @@ describe("REDIS_URL", () => {
     } finally {
       await a.stop();
       await b.stop();
+    }
+  });
+
+  it("answers 503 with Retry-After while Redis is away, and the job again once it is back", async () => {
+    const own = await startRedis();
+    const server = await startTestServer({
+      REDIS_URL: own.url,
+      REDIS_PREFIX: "away",
+      WORKER_CONCURRENCY: "0",
+    });
+    try {
+      const { id } = (await (await server.call("/certify", { method: "POST", json: body(0.2) })).json()) as {
+        id: string;
+      };
+      await own.stop();
+      const unavailable = async (res: Response) => {
+        expect(res.status).toBe(503);
+        expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+        expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+        expect(await res.json()).toMatchObject({ type: "/problems/unavailable", status: 503 });
+      };
+      await unavailable(await server.call(`/certify/${id}`));
+      await unavailable(await server.call("/certify"));
+      await unavailable(await server.call("/certify", { method: "POST", json: body(0.3) }));
+      await own.start();
+      await until(async () => (await server.call(`/certify/${id}`)).status === 200, "Redis to be back");
+      const job = (await (await server.call(`/certify/${id}`)).json()) as { id: string; status: string };
+      expect(job).toMatchObject({ id, status: "queued" });
+    } finally {
+      await server.stop();
+      await own.destroy();
     }
   });
 

@@ -593,6 +593,15 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      /** @description A service the server depends on (Redis) cannot be reached for now; see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
     };
   };
   createCertification: {
@@ -716,6 +725,15 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      /** @description A service the server depends on (Redis) cannot be reached for now; see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
     };
   };
   getCertification: {
@@ -779,6 +797,15 @@ export interface operations {
       };
       /** @description The server failed */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A service the server depends on (Redis) cannot be reached for now; see Retry-After */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -853,6 +880,15 @@ export interface operations {
       };
       /** @description The server failed */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A service the server depends on (Redis) cannot be reached for now; see Retry-After */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -945,6 +981,15 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      /** @description A service the server depends on (Redis) cannot be reached for now; see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
     };
   };
   listCertifiers: {
@@ -994,6 +1039,15 @@ export interface operations {
       };
       /** @description The server failed */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A service the server depends on (Redis) cannot be reached for now; see Retry-After */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -1061,6 +1115,15 @@ export interface operations {
       };
       /** @description The server failed */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A service the server depends on (Redis) cannot be reached for now; see Retry-After */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -1191,6 +1254,15 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      /** @description A service the server depends on (Redis) cannot be reached for now; see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
     };
   };
   getWebhookSecret: {
@@ -1249,6 +1321,15 @@ export interface operations {
       };
       /** @description The server failed */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A service the server depends on (Redis) cannot be reached for now; see Retry-After */
+      503: {
         headers: {
           [name: string]: unknown;
         };

@@ -6,6 +6,7 @@ export const commonErrors = {
   401: problemResponse("Missing or invalid API key"),
   429: problemResponse("Rate limit exceeded; see Retry-After"),
   500: problemResponse("The server failed"),
+  503: problemResponse("A service the server depends on (Redis) cannot be reached for now; see Retry-After"),
 } as const;
 
 export const security = [{ bearerAuth: [] }];
