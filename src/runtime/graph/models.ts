@@ -45,7 +45,6 @@ export const GRAPH_OUTPUTS = {
   classes: "classes",
   /** int64 []: how many rows of the logits hold NaN or an infinity (ArgMax still names a class for them). */
   nonFinite: "non_finite",
-
   /** float32 [N, C]. */
   logits: "logits",
   /** float32 [count, D]: the standard normal noise (before sigma). */
