@@ -188,11 +188,33 @@ describe("plots", () => {
     expect(svg).toContain('stroke-dasharray="6 4"');
   });
 
+  it("puts the legend below the axes, where it hides no curve, wrapping entries that do not fit", () => {
+    const long = Array.from({ length: 5 }, (_, i) => ({
+      label: `fmnist-expert-${i} (global, σ = 0.${i}${i})`,
+      points: certifiedAccuracy([row({ radius: i / 4 })]),
+    }));
+    for (const [lines, rows] of [
+      [curves, 1],
+      [long, 3],
+    ] as const) {
+      const svg = accuracyPlot(lines);
+      const legend = svg.slice(svg.indexOf('<g class="legend">'));
+      const ys = [...legend.matchAll(/<text x="[\d.]+" y="([\d.]+)"/g)].map((m) => Number(m[1]));
+      expect(ys).toHaveLength(lines.length);
+      // Below the x axis' title (at 420 - 10), inside the figure, which grows to hold it.
+      expect(Math.min(...ys)).toBeGreaterThan(420);
+      const height = Number(svg.match(/<svg [^>]*height="([\d.]+)"/)?.[1]);
+      expect(Math.max(...ys)).toBeLessThan(height);
+      expect(new Set(ys).size).toBe(rows);
+    }
+  });
+
   it("renders the SVG to a PNG", async () => {
     const png = await renderPng(accuracyPlot(curves), { scale: 1 });
     expect(Array.from(png.subarray(0, 8))).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     const view = new DataView(png.buffer, png.byteOffset);
-    expect([view.getUint32(16), view.getUint32(20)]).toEqual([640, 420]);
+    // 420 high and a row of legend below.
+    expect([view.getUint32(16), view.getUint32(20)]).toEqual([640, 442]);
     expect(png.length).toBeGreaterThan(1000);
   });
 });

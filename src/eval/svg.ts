@@ -10,6 +10,7 @@ export interface Curve {
 export interface PlotOptions {
   title?: string | undefined;
   width?: number | undefined;
+  /** Height without the legend, which adds its rows below the axes. */
   height?: number | undefined;
   /** Right end of the radius axis; default: the largest radius of any curve. */
   xMax?: number | undefined;
@@ -34,8 +35,8 @@ const font = "DejaVu Sans, Helvetica, Arial, sans-serif";
 
 /**
  * Certified accuracy against L2 radius, one polyline per curve, in the style of Cohen et al.'s
- * Figure 6: axes with ticks and labels, a grid, a legend. Hand-written so that it needs no
- * plotting library; renderPng turns it into a PNG.
+ * Figure 6: axes with ticks and labels, a grid, a legend below the axes (inside them it would
+ * hide the curves). Hand-written so that it needs no plotting library; renderPng turns it into a PNG.
  */
 export function accuracyPlot(curves: readonly Curve[], options: PlotOptions = {}): string {
   const width = options.width ?? 640;
@@ -47,9 +48,11 @@ export function accuracyPlot(curves: readonly Curve[], options: PlotOptions = {}
   const xMax = options.xMax ?? Math.max(0.25, Math.ceil(Math.max(0, ...radii) / 0.25) * 0.25);
   const x = (r: number) => m.left + (Math.min(r, xMax) / xMax) * plotW;
   const y = (a: number) => m.top + (1 - Math.max(0, Math.min(1, a))) * plotH;
+  const key = legend(curves, m.left, width - 8, height);
+  const full = height + key.height;
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${font}" font-size="12">`,
-    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${full}" viewBox="0 0 ${width} ${full}" font-family="${font}" font-size="12">`,
+    `<rect width="${width}" height="${full}" fill="#ffffff"/>`,
   ];
   if (options.title) {
     out.push(
@@ -97,32 +100,37 @@ export function accuracyPlot(curves: readonly Curve[], options: PlotOptions = {}
       `<polyline class="curve" data-label="${escapeXml(c.label)}" fill="none" stroke="${color}" stroke-width="2"${c.dashed ? ' stroke-dasharray="6 4"' : ""} points="${points}"/>`,
     );
   });
-  out.push(legend(curves, m.left + plotW - 10, m.top + 10));
+  out.push(key.svg);
   out.push("</svg>");
   return `${out.join("\n")}\n`;
 }
 
-/** A boxed legend whose top-right corner is at (right, top); width estimated from the labels. */
-function legend(curves: readonly Curve[], right: number, top: number): string {
-  if (curves.length === 0) return "";
-  const longest = Math.max(...curves.map((c) => c.label.length));
-  const w = 44 + longest * 6.8;
-  const h = 10 + curves.length * 18;
-  const left = right - w;
+/**
+ * The legend under the axes, from `top`: entries in as many equal columns as fit between `left`
+ * and `right` (widths estimated from the labels), row by row; `height` is what it adds.
+ */
+function legend(
+  curves: readonly Curve[],
+  left: number,
+  right: number,
+  top: number,
+): { svg: string; height: number } {
+  if (curves.length === 0) return { svg: "", height: 0 };
+  const row = 18;
+  const gap = 16;
+  const column = 30 + Math.max(...curves.map((c) => c.label.length)) * 6.4;
+  const columns = Math.max(1, Math.floor((right - left + gap) / (column + gap)));
+  const rows = Math.ceil(curves.length / columns);
   const items = curves.map((c, i) => {
     const color = c.color ?? palette[i % palette.length];
-    const cy = top + 14 + i * 18;
-    return [
-      `<line x1="${f(left + 8)}" y1="${f(cy)}" x2="${f(left + 32)}" y2="${f(cy)}" stroke="${color}" stroke-width="2"${c.dashed ? ' stroke-dasharray="6 4"' : ""}/>`,
-      `<text x="${f(left + 38)}" y="${f(cy + 4)}">${escapeXml(c.label)}</text>`,
-    ].join("");
+    const x = left + (i % columns) * (column + gap);
+    const y = top + 10 + Math.floor(i / columns) * row;
+    return (
+      `<line x1="${f(x)}" y1="${f(y)}" x2="${f(x + 24)}" y2="${f(y)}" stroke="${color}" stroke-width="2"${c.dashed ? ' stroke-dasharray="6 4"' : ""}/>` +
+      `<text x="${f(x + 30)}" y="${f(y + 4)}">${escapeXml(c.label)}</text>`
+    );
   });
-  return [
-    '<g class="legend">',
-    `<rect x="${f(left)}" y="${top}" width="${f(w)}" height="${h}" fill="#ffffff" fill-opacity="0.9" stroke="#cccccc"/>`,
-    ...items,
-    "</g>",
-  ].join("\n");
+  return { svg: ['<g class="legend">', ...items, "</g>"].join("\n"), height: 10 + (rows - 1) * row + 12 };
 }
 
 function f(v: number): string {
