@@ -55,7 +55,7 @@ for (const threads of THREADS) {
       key: new ort.Tensor("uint32", Uint32Array.of(1, 0), [2]),
       stream: new ort.Tensor("uint32", Uint32Array.of(0), [1]),
       first: new ort.Tensor("uint32", Uint32Array.of(0), [1]),
-      count: new ort.Tensor("int64", BigInt64Array.of(BigInt(BATCH)), [1]),
+      count: new ort.Tensor("int32", Int32Array.of(BATCH), []),
     });
     return BATCH * dim;
   }, SECONDS);

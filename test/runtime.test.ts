@@ -341,8 +341,8 @@ describe("helpers", () => {
       count: 3,
     });
     expect(Array.from(feeds.key?.data as Uint32Array)).toEqual([7, 5]);
-    expect(feeds.count?.type).toBe("int64");
-    expect(Array.from(feeds.count?.data as BigInt64Array)).toEqual([3n]);
+    expect(feeds.count?.type).toBe("int32");
+    expect(Array.from(feeds.count?.data as Int32Array)).toEqual([3]);
     expect(feeds.x?.dims).toEqual([2]);
   });
 });

@@ -1,4 +1,5 @@
 import type { CertifyResult } from "./certify.js";
+import type { NoiseVersion } from "./noise.js";
 
 /** A classifier option: a sigma and the base model smoothed with it. */
 export interface OptionRef {
@@ -42,8 +43,6 @@ export interface Certificate {
   stages: { estimator: StageReport | null; classifier: StageReport | null };
   /** sha256 of each model file the certificate depends on. */
   models: Record<string, string>;
-  noise: typeof NOISE;
+  /** The noise generator every draw came from (src/core/noise.ts). */
+  noise: NoiseVersion;
 }
-
-/** The noise that all certificates use; part of what makes them reproducible. */
-export const NOISE = "philox4x32-10/box-muller" as const;

@@ -1,9 +1,9 @@
 import type { Certificate, OptionRef, StageReport } from "./certificate.js";
-import { NOISE } from "./certificate.js";
 import { type CertifyResult, certify } from "./certify.js";
 import { validateInput } from "./input.js";
 import { estimatorRoutes, type Manifest } from "./manifest.js";
 import type { NoisyClassifier } from "./model.js";
+import { NOISE, type NoiseVersion } from "./noise.js";
 import { type CertifyParameters, type ResolvedParameters, resolveParameters } from "./parameters.js";
 import type { Progress } from "./sampler.js";
 
@@ -15,6 +15,8 @@ export interface LoadedCertifier {
   readonly estimator?: NoisyClassifier | undefined;
   /** Model name to the sha256 of its file. */
   readonly digests: Readonly<Record<string, string>>;
+  /** The noise its classifiers draw; absent: NOISE. */
+  readonly noise?: NoiseVersion | undefined;
 }
 
 export interface CertifyHooks {
@@ -126,7 +128,7 @@ function finish(
     },
     stages,
     models: digestsOf(c, p.mode === "dual" ? (m.estimator?.chain ?? []) : [], option),
-    noise: NOISE,
+    noise: c.noise ?? NOISE,
   };
 }
 

@@ -1,11 +1,11 @@
 import type { BatchClassifier, DrawBatch, NoisyClassifier } from "./model.js";
-import { fillGaussian } from "./noise.js";
+import { fillGaussian, NOISE, type NoiseVersion } from "./noise.js";
 
 /**
  * Makes the noise on the host: fills a reusable buffer with x + sigma * eps_i for each draw of the
  * batch and asks the base classifier for its classes. Memory is one batch of inputs.
  */
-export function withHostNoise(model: BatchClassifier): NoisyClassifier {
+export function withHostNoise(model: BatchClassifier, version: NoiseVersion = NOISE): NoisyClassifier {
   let buffer = new Float32Array(0);
   return {
     classes: model.classes,
@@ -14,7 +14,7 @@ export function withHostNoise(model: BatchClassifier): NoisyClassifier {
       const size = dim * b.count;
       if (buffer.length < size) buffer = new Float32Array(size);
       const inputs = buffer.subarray(0, size);
-      fillGaussian(inputs, dim, b.seed, b.stream, b.first, b.count);
+      fillGaussian(inputs, dim, b.seed, b.stream, b.first, b.count, version);
       for (let k = 0; k < b.count; k++) {
         const row = k * dim;
         for (let j = 0; j < dim; j++)

@@ -12,7 +12,20 @@
  * and likewise (w2, w3) -> (z2, z3); element j takes z_(j & 3).
  * u1 keeps all 32 bits (plus a half step, so it is never 0): its smallest value 2^-33 cuts the tail at
  * sqrt(66 ln 2) ~ 6.8 sigma, where a 24-bit (float32) uniform would cut it at ~5.9 sigma.
+ *
+ * A second generator, "squares32/box-muller" (src/core/squares.ts), needs no bitwise operator, so that
+ * onnxruntime's GPU providers (WebGPU, CUDA), which have none, make its noise wholly on the device.
  */
+
+/** The noise generators a certificate can name. */
+export const NOISE_VERSIONS = ["philox4x32-10/box-muller", "squares32/box-muller"] as const;
+export type NoiseVersion = (typeof NOISE_VERSIONS)[number];
+/** Philox4x32-10: the default, and the only noise of earlier certificates. */
+export const NOISE: NoiseVersion = "philox4x32-10/box-muller";
+/** Widynski's Squares: made from multiplications and additions alone (src/core/squares.ts). */
+export const NOISE_SQUARES: NoiseVersion = "squares32/box-muller";
+
+import { fillSquaresGaussian } from "./squares.js";
 
 /** Philox4x32 multipliers and Weyl key increments (Random123 philox.h). */
 const M0 = 0xd2511f53;
@@ -29,7 +42,7 @@ const TWO_PI_INV_TWO_POW_32 = 2 * Math.PI * INV_TWO_POW_32;
  * High 32 bits of a * b for uint32 a, b, exactly. The double product a * b (< 2^64) is off by at most
  * 2^11; minus the exact low word (Math.imul) it is within 2^12 of hi * 2^32, so rounding recovers hi.
  */
-function mulhi32(a: number, b: number): number {
+export function mulhi32(a: number, b: number): number {
   return ((a * b - (Math.imul(a, b) >>> 0)) * INV_TWO_POW_32 + 0.5) >>> 0;
 }
 
@@ -84,7 +97,8 @@ function checkUint32(name: string, v: number): void {
 }
 
 /**
- * Fills out[k * dim + j], for k < count and j < dim, with element j of draw i = first + k.
+ * Fills out[k * dim + j], for k < count and j < dim, with element j of draw i = first + k, of the
+ * given noise version.
  * Hot path: Philox rounds and Box-Muller are inlined and nothing is allocated in the loops.
  */
 export function fillGaussian(
@@ -94,6 +108,7 @@ export function fillGaussian(
   stream: number,
   first: number,
   count: number,
+  version: NoiseVersion = NOISE,
 ): void {
   if (!Number.isInteger(dim) || dim < 1) throw new RangeError(`dim must be a positive integer, got ${dim}`);
   if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be >= 0, got ${count}`);
@@ -101,6 +116,7 @@ export function fillGaussian(
   checkUint32("first", first);
   if (first + count > TWO_POW_32) throw new RangeError("draw indices must stay below 2^32");
   if (out.length < count * dim) throw new RangeError(`out holds ${out.length} < ${count * dim} values`);
+  if (version === NOISE_SQUARES) return fillSquaresGaussian(out, dim, seed, stream, first, count);
   const [k0, k1] = seedKey(seed);
   const blocks = dim >>> 2;
   const tail = dim & 3;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NOISE } from "../core/certificate.js";
+import { NOISE } from "../core/noise.js";
 import type { LoadedCertifier } from "../core/certifier.js";
 import type { ImageDataset } from "./dataset.js";
 import type { EvaluateResult } from "./evaluate.js";
@@ -83,7 +83,7 @@ export function summarize({
       batchSize: p.batchSize,
       fallback: p.mode === "dual" ? p.fallback : null,
     },
-    noise: NOISE,
+    noise: certifier.noise ?? NOISE,
     noiseMode,
     models: { ...certifier.digests },
     certifiedAccuracy: result.table,

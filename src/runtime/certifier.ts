@@ -3,11 +3,12 @@ import type { LoadedCertifier as CoreLoadedCertifier } from "../core/certifier.j
 import { ModelError } from "../core/errors.js";
 import { estimatorRoutes, type Manifest } from "../core/manifest.js";
 import type { NoisyClassifier } from "../core/model.js";
+import { NOISE, NOISE_SQUARES, type NoiseVersion } from "../core/noise.js";
 import { IntegrityError, NonFiniteLogitsError } from "./errors.js";
 import { buildNoisyClassifier, composeClassifier, GRAPH_INPUTS, GRAPH_OUTPUTS } from "./graph/index.js";
 import type { ModelStore } from "./model-store.js";
 import { graphNoiseClassifier, graphNoiseFeeds, hostNoiseClassifier } from "./onnx-classifier.js";
-import { type ProviderConfig, resolveProviders } from "./providers.js";
+import { type ProviderConfig, type ProviderName, resolveProviders } from "./providers.js";
 import { type Session, SessionCache } from "./session.js";
 import { readSignature } from "./signature.js";
 
@@ -26,6 +27,22 @@ export interface LoadOptions {
   noise?: NoiseMode | undefined;
   /** Threads per operator on the CPU; default: onnxruntime's (one per core). */
   threads?: number | undefined;
+  /**
+   * The noise generator (src/core/noise.ts). Default: squares32 where a GPU provider comes first,
+   * since only its graph runs wholly on the device, and NOISE (Philox4x32-10) elsewhere.
+   */
+  noiseVersion?: NoiseVersion | undefined;
+}
+
+/** The noise a certifier draws: the one asked for, or the default for its first provider. */
+export function noiseVersionFor(providers: readonly ProviderName[], asked?: NoiseVersion): NoiseVersion {
+  return asked ?? (providers[0] === "cpu" ? NOISE : NOISE_SQUARES);
+}
+
+/** The noise generator of a certifier's graphs: its version, and whether from device operators. */
+interface NoiseGenerator {
+  readonly version: NoiseVersion;
+  readonly device: boolean;
 }
 
 /** One use of a chain in the manifest, for checks and messages. */
@@ -60,6 +77,9 @@ export async function loadCertifier(
   const providers = await resolveProviders(options.providers ?? "auto");
   const sessions = new SessionCache({ providers, threads });
   const noise = options.noise ?? "graph";
+  const version = noiseVersionFor(providers, options.noiseVersion);
+  // squares32's graph from device operators wherever a GPU provider runs it.
+  const generator: NoiseGenerator = { version, device: version === NOISE_SQUARES && providers[0] !== "cpu" };
   const digests: Record<string, string> = {};
   const files = new Map<string, Promise<Uint8Array>>();
   const readModel = (name: string): Promise<Uint8Array> => {
@@ -85,7 +105,7 @@ export async function loadCertifier(
       const key = use.chain.join("\u0000");
       let classifier = byChain.get(key);
       if (!classifier) {
-        classifier = buildChain(manifest, use, noise, sessions, readChain);
+        classifier = buildChain(manifest, use, noise, generator, sessions, readChain);
         byChain.set(key, classifier);
       }
       return classifier.then((c) => requireClasses(manifest, use, c));
@@ -97,6 +117,7 @@ export async function loadCertifier(
       options: classifiers.slice(0, manifest.options.length),
       ...(estimator ? { estimator } : {}),
       digests,
+      noise: version,
       close: () => sessions.close(),
     };
   } catch (e) {
@@ -130,19 +151,25 @@ async function buildChain(
   manifest: Manifest,
   use: ChainUse,
   noise: NoiseMode,
+  generator: NoiseGenerator,
   sessions: SessionCache,
   readChain: (chain: readonly string[]) => Promise<ChainModels>,
 ): Promise<NoisyClassifier> {
   const label = `chain [${use.chain.join(", ")}]`;
   const shape = manifest.input.shape;
   const key = `${noise}:${use.chain.join("\u0000")}`;
+  const { version, device } = generator;
   try {
     const session = await sessions.get(key, async () => {
       const models = await readChain(use.chain);
       checkSignatures(manifest, use, models);
       const preprocess = manifest.input.preprocess;
       return noise === "graph"
-        ? buildNoisyClassifier(models.bytes, models.sigmaInputs, shape, { preprocess })
+        ? buildNoisyClassifier(models.bytes, models.sigmaInputs, shape, {
+            preprocess,
+            noise: version,
+            device,
+          })
         : composeClassifier(models.bytes, models.sigmaInputs, shape, { logits: true, preprocess });
     });
     await checkLogits(manifest, use, session, noise);
@@ -150,8 +177,8 @@ async function buildChain(
     const name = `certifier "${manifest.id}", ${label}`;
     const classifier =
       noise === "graph"
-        ? graphNoiseClassifier(session, use.classes, name)
-        : hostNoiseClassifier(session, shape, use.classes, name);
+        ? graphNoiseClassifier(session, use.classes, name, version)
+        : hostNoiseClassifier(session, shape, use.classes, name, version);
     await trialRun(manifest, use, classifier);
     return classifier;
   } catch (e) {

@@ -2,6 +2,7 @@ import * as ort from "onnxruntime-node";
 import { ModelError } from "../core/errors.js";
 import { countClasses, withHostNoise } from "../core/host-noise.js";
 import type { BatchClassifier, DrawBatch, NoisyClassifier } from "../core/model.js";
+import { NOISE, type NoiseVersion } from "../core/noise.js";
 import { NonFiniteLogitsError } from "./errors.js";
 import { GRAPH_INPUTS, GRAPH_OUTPUTS, noisyFeeds } from "./graph/index.js";
 import type { Session } from "./session.js";
@@ -87,28 +88,35 @@ export function hostNoiseClassifier(
   inputShape: readonly number[],
   classes: number,
   name: string,
+  version: NoiseVersion = NOISE,
 ): NoisyClassifier {
-  return withHostNoise(composedClassifier(session, inputShape, classes, name));
+  return withHostNoise(composedClassifier(session, inputShape, classes, name), version);
 }
 
 /**
  * Graph noise: the chain with its noise made inside the graph (buildNoisyClassifier), so only x and
  * the noise key cross to the device and only the classes (and a count of non-finite rows) come back.
  */
-export function graphNoiseClassifier(session: Session, classes: number, name: string): NoisyClassifier {
+export function graphNoiseClassifier(
+  session: Session,
+  classes: number,
+  name: string,
+  version: NoiseVersion = NOISE,
+): NoisyClassifier {
   return {
     classes,
     async countBatch(b: DrawBatch): Promise<Uint32Array> {
-      const out = await session.run(graphNoiseFeeds(b), [GRAPH_OUTPUTS.classes, GRAPH_OUTPUTS.nonFinite]);
+      const feeds = graphNoiseFeeds(b, version);
+      const out = await session.run(feeds, [GRAPH_OUTPUTS.classes, GRAPH_OUTPUTS.nonFinite]);
       requireFinite(out, b.count, b.sigma, name);
       return countPredicted(classesOf(out, b.count, name), classes);
     },
   };
 }
 
-/** The feeds of a noisy graph as tensors (the seed is split into the two words of the key). */
-export function graphNoiseFeeds(b: DrawBatch): Record<string, ort.Tensor> {
+/** The feeds of a noisy graph as tensors (the key made from the seed as the noise version says). */
+export function graphNoiseFeeds(b: DrawBatch, version: NoiseVersion = NOISE): Record<string, ort.Tensor> {
   return Object.fromEntries(
-    Object.entries(noisyFeeds(b)).map(([name, f]) => [name, new ort.Tensor(f.data, [...f.dims])]),
+    Object.entries(noisyFeeds(b, version)).map(([name, f]) => [name, new ort.Tensor(f.data, [...f.dims])]),
   );
 }

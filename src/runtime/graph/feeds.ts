@@ -1,21 +1,22 @@
 /**
  * The graph-noise model's inputs for a batch of draws, as typed arrays with dims: onnxruntime's
- * Tensor(data, dims) infers float32, uint32 and int64 from them.
+ * Tensor(data, dims) infers float32, int32 and uint32 from them.
  */
 import type { DrawBatch } from "../../core/model.js";
-import { seedKey } from "../../core/noise.js";
+import { NOISE, NOISE_SQUARES, type NoiseVersion, seedKey } from "../../core/noise.js";
+import { squaresKey } from "../../core/squares.js";
 import { GRAPH_INPUTS } from "./models.js";
 
 export interface Feed {
-  readonly data: Float32Array | Uint32Array | BigInt64Array;
+  readonly data: Float32Array | Int32Array | Uint32Array | BigInt64Array;
   readonly dims: readonly number[];
 }
 
 /** The graph-noise model's input names (all of GRAPH_INPUTS but the composed chain's batch). */
 export type NoisyInput = Exclude<keyof typeof GRAPH_INPUTS, "batch">;
 
-export function noisyFeeds(batch: DrawBatch): Record<NoisyInput, Feed> {
-  const [k0, k1] = seedKey(batch.seed);
+export function noisyFeeds(batch: DrawBatch, version: NoiseVersion = NOISE): Record<NoisyInput, Feed> {
+  const [k0, k1] = version === NOISE_SQUARES ? squaresKey(batch.seed, batch.stream) : seedKey(batch.seed);
   for (const [name, v] of [
     ["stream", batch.stream],
     ["first", batch.first],
@@ -23,8 +24,13 @@ export function noisyFeeds(batch: DrawBatch): Record<NoisyInput, Feed> {
     if (!Number.isInteger(v) || v < 0 || v >= 2 ** 32)
       throw new RangeError(`${name} must be a uint32, got ${v}`);
   }
-  if (!Number.isInteger(batch.count) || batch.count < 1 || batch.first + batch.count > 2 ** 32) {
-    throw new RangeError(`count must be positive with first + count <= 2^32, got ${batch.count}`);
+  if (
+    !Number.isInteger(batch.count) ||
+    batch.count < 1 ||
+    batch.count >= 2 ** 31 ||
+    batch.first + batch.count > 2 ** 32
+  ) {
+    throw new RangeError(`count must be in [1, 2^31) with first + count <= 2^32, got ${batch.count}`);
   }
   // Keys equal their GRAPH_INPUTS names.
   return {
@@ -33,6 +39,6 @@ export function noisyFeeds(batch: DrawBatch): Record<NoisyInput, Feed> {
     [GRAPH_INPUTS.key]: { data: Uint32Array.of(k0, k1), dims: [2] },
     [GRAPH_INPUTS.stream]: { data: Uint32Array.of(batch.stream), dims: [1] },
     [GRAPH_INPUTS.first]: { data: Uint32Array.of(batch.first), dims: [1] },
-    [GRAPH_INPUTS.count]: { data: BigInt64Array.of(BigInt(batch.count)), dims: [1] },
+    [GRAPH_INPUTS.count]: { data: Int32Array.of(batch.count), dims: [] },
   };
 }

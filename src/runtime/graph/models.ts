@@ -2,8 +2,9 @@
  * Whole ONNX models for the runtime: a chain composed into one classifier (host-noise path), the same
  * with its Gaussian noise made inside the graph (graph-noise path), and a noise-only model.
  */
+import type { NoiseVersion } from "../../core/noise.js";
 import { composeChain, irVersionFor } from "./compose.js";
-import { emitGaussian, type NoiseKey } from "./gaussian.js";
+import { emitGaussian, type GaussianOptions, type NoiseKey } from "./gaussian.js";
 import { emitPreprocess, type Normalization } from "./preprocess.js";
 import {
   attr,
@@ -33,7 +34,7 @@ export const GRAPH_INPUTS = {
   stream: "stream",
   /** uint32 [1]: index of the first draw. */
   first: "first",
-  /** int64 [1]: number of draws. */
+  /** int32 []: number of draws. */
   count: "count",
   /** float32 [N, ...shape]: noisy inputs (composed chain). */
   batch: "batch",
@@ -56,6 +57,10 @@ export const GRAPH_OUTPUTS = {
 export interface NoisyClassifierOptions {
   /** Also output `noise` and `words` (for tests). */
   readonly debug?: boolean;
+  /** The noise generator; default NOISE (src/core/noise.ts). */
+  readonly noise?: NoiseVersion | undefined;
+  /** squares32 noise from operators that GPU providers run on the device. */
+  readonly device?: boolean | undefined;
   /** Normalization of the noisy inputs before the chain (manifest input.preprocess). */
   readonly preprocess?: Normalization | undefined;
 }
@@ -66,6 +71,12 @@ export interface ComposeOptions {
   /** Normalization of the inputs before the chain (manifest input.preprocess). */
   readonly preprocess?: Normalization | undefined;
 }
+
+const gaussianOptions = (o: NoisyClassifierOptions): GaussianOptions => ({
+  version: o.noise,
+  device: o.device,
+  words: o.debug,
+});
 
 const dimOf = (shape: readonly number[]): number => {
   if (shape.length === 0 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
@@ -85,7 +96,7 @@ const noiseKeyInputs = () => [
   valueInfo(GRAPH_INPUTS.key, DT.UINT32, [2]),
   valueInfo(GRAPH_INPUTS.stream, DT.UINT32, [1]),
   valueInfo(GRAPH_INPUTS.first, DT.UINT32, [1]),
-  valueInfo(GRAPH_INPUTS.count, DT.INT64, [1]),
+  valueInfo(GRAPH_INPUTS.count, DT.INT32, []),
 ];
 
 /**
@@ -102,12 +113,12 @@ export function buildNoisyClassifier(
 ): Uint8Array {
   const dim = dimOf(inputShape);
   const g = new GraphBuilder("rs/");
-  const { noise, words } = emitGaussian(g, dim, noiseKey, options.debug);
+  const { noise, words } = emitGaussian(g, dim, noiseKey, gaussianOptions(options));
   const noisy = g.op("Add", [GRAPH_INPUTS.x, g.op("Mul", [noise, GRAPH_INPUTS.sigma])]);
-  const shape = g.op("Concat", [GRAPH_INPUTS.count, g.i64([...inputShape])], [attr.int("axis", 0)]);
-  const batch = g.op("Reshape", [noisy, shape]);
+  // A constant shape: no int64 arithmetic, which GPU providers leave to the CPU.
+  const batch = g.op("Reshape", [noisy, g.i64([-1, ...inputShape])]);
   const sigmas = sigmaInputs.some((s) => s !== undefined)
-    ? g.op("Expand", [GRAPH_INPUTS.sigma, GRAPH_INPUTS.count])
+    ? g.op("Expand", [GRAPH_INPUTS.sigma, g.op("Shape", [noisy], [attr.int("end", 1)])])
     : GRAPH_INPUTS.sigma;
   const input = emitPreprocess(g, batch, inputShape, options.preprocess);
   const chain = composeChain(models, sigmaInputs, input, sigmas, NOISE_OPSET);
@@ -127,7 +138,7 @@ export function buildNoisyClassifier(
     g.nodes.push(identity(noise, GRAPH_OUTPUTS.noise), identity(words ?? "", GRAPH_OUTPUTS.words));
     outputs.push(
       valueInfo(GRAPH_OUTPUTS.noise, DT.FLOAT, ["count", dim]),
-      valueInfo(GRAPH_OUTPUTS.words, DT.UINT32, ["count", 4 * Math.ceil(dim / 4)]),
+      valueInfo(GRAPH_OUTPUTS.words, DT.UINT32, ["count", "W"]),
     );
   }
   return encode(chain, {
@@ -186,12 +197,12 @@ export function composeClassifier(
 export function buildNoiseModel(dim: number, options: NoisyClassifierOptions = {}): Uint8Array {
   dimOf([dim]);
   const g = new GraphBuilder("rs/");
-  const { noise, words } = emitGaussian(g, dim, noiseKey, options.debug);
+  const { noise, words } = emitGaussian(g, dim, noiseKey, gaussianOptions(options));
   g.nodes.push(identity(noise, GRAPH_OUTPUTS.noise));
   const output = [valueInfo(GRAPH_OUTPUTS.noise, DT.FLOAT, ["count", dim])];
   if (options.debug) {
     g.nodes.push(identity(words ?? "", GRAPH_OUTPUTS.words));
-    output.push(valueInfo(GRAPH_OUTPUTS.words, DT.UINT32, ["count", 4 * Math.ceil(dim / 4)]));
+    output.push(valueInfo(GRAPH_OUTPUTS.words, DT.UINT32, ["count", "W"]));
   }
   return encodeModel(
     { name: "gaussian_noise", node: g.nodes, initializer: g.initializers, input: noiseKeyInputs(), output },

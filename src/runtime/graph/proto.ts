@@ -15,6 +15,7 @@ export type ValueInfoProto = onnxProto.onnx.IValueInfoProto;
 /** TensorProto.DataType values used here. */
 export const DT = {
   FLOAT: 1,
+  INT32: 6,
   INT64: 7,
   DOUBLE: 11,
   UINT32: 12,
@@ -35,7 +36,7 @@ export class GraphError extends Error {
   override readonly name = "GraphError";
 }
 
-type Typed = Float32Array | Float64Array | Uint32Array | BigUint64Array | BigInt64Array;
+type Typed = Float32Array | Float64Array | Int32Array | Uint32Array | BigUint64Array | BigInt64Array;
 
 /** A constant tensor; raw little-endian bytes keep every type exact (uint32 included). */
 export function tensor(name: string, dataType: number, dims: readonly number[], values: Typed): TensorProto {
@@ -131,6 +132,11 @@ export class GraphBuilder {
   /** A rank-0 int64, as Range wants. */
   i64Scalar(value: number): string {
     return this.constant("i64", DT.INT64, [], BigInt64Array.of(BigInt(value)));
+  }
+
+  /** A rank-0 int32. */
+  i32Scalar(value: number): string {
+    return this.constant("i32", DT.INT32, [], Int32Array.of(value));
   }
 
   f32(value: number): string {

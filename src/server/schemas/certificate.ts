@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { type Certificate, NOISE } from "../../core/certificate.js";
+import type { Certificate } from "../../core/certificate.js";
+import { NOISE_VERSIONS } from "../../core/noise.js";
 import { orNull } from "./or-null.js";
 
 /**
@@ -64,7 +65,9 @@ export const CertificateSchema = z
       classifier: orNull(StageReportSchema),
     }),
     models: z.record(z.string(), z.string()).describe("sha256 of each model file the certificate depends on"),
-    noise: z.literal(NOISE),
+    noise: z
+      .enum(NOISE_VERSIONS)
+      .describe("the noise generator of every draw (Philox4x32-10, or its additive variant on GPU providers)"),
   })
   .openapi("Certificate");
 
