@@ -6,9 +6,9 @@
 
 `labels.tsv` is what `dualrs labels` writes for the same data: one row per (image, option) with
 the columns index, label, option, sigma, radius (and nA, n, pA_lower), where index is the image's
-position in --data and radius the option's certified radius of the true label. The estimator's
-class k routes to the k-th option in the order the table first lists them, which is the order of
-the manifest's options (`dualrs models create`, one --model per option).
+position in --data, option the index of the manifest's option (`dualrs models create`, one
+--model per option, in order) and radius its certified radius of the true label. The estimator's
+class k routes to option k (options named otherwise: in the order the table first lists them).
 
 The paper's recipe (Sun, Mao, Vechev): soft labels softmax(radius / T) over the images some option
 certifies, soft cross-entropy weighted by each option's inverse frequency of being the best, under
@@ -63,6 +63,8 @@ def read_label_table(path: str, ds: datasets.Dataset) -> tuple[torch.Tensor, tor
         radii.setdefault(i, {})[opt] = float(r["radius"])
     if len(options) < 2:
         raise LabelTableError(f"{path}: an estimator routes between two or more options; the table has {options}")
+    if all(o.isdigit() for o in options):  # `dualrs labels` numbers the options: class k is option k
+        options.sort(key=int)
     index = sorted(radii)
     for i in index:
         missing = [o for o in options if o not in radii[i]]
@@ -170,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
         json.dump(info, f, indent=2)
         f.write("\n")
     print(json.dumps({k: info[k] for k in ("options", "kept", "routing_one_draw", "agreement_with_best", "sha256")}))
-    print(f"\nThe Dual RS certifier: the experts' --model flags in this order ({', '.join(options)}), plus\n"
+    sigmas_text = ", ".join(f"{s:g}" for s in sigmas)
+    print(f"\nThe Dual RS certifier: one --model per option in this order (sigma {sigmas_text}), plus\n"
           f"  --estimator {args.out} --sigma-e {args.sigma_e:g}")
 
 
