@@ -1,7 +1,8 @@
 import { mkdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { resolveParameters } from "../core/parameters.js";
-import { defaultDataDir, type ImageDataset, loadFashionMnist, type Split } from "../eval/dataset.js";
+import { dataLayouts, loadDataset } from "../eval/data-source.js";
+import { defaultDataDir, type ImageDataset, type Split } from "../eval/dataset.js";
 import { DatasetError } from "../eval/errors.js";
 import { evaluate } from "../eval/evaluate.js";
 import { runMarkdown } from "../eval/markdown.js";
@@ -9,6 +10,7 @@ import { FILES, tsvWriter, writeRunReport } from "../eval/output.js";
 import { evalProgressBar } from "../eval/progress.js";
 import { readEarlierRun, runSettings, settingsDiff, writeRunSettings } from "../eval/resume.js";
 import { type EvalSummary, summarize } from "../eval/summary.js";
+import { localModelStore } from "../runtime/model-store.js";
 import {
   type Certification,
   certificationOf,
@@ -22,16 +24,18 @@ import { UsageError } from "./errors.js";
 
 export const evaluateUsage = `Usage: dualrs evaluate --manifest PATH [options]
 
-Certifies Fashion-MNIST images 0, skip, 2 skip, ... and writes into --out: certify.tsv (one row per
-image, as Cohen et al.'s certify.py, written as it goes), run.json (the settings), summary.json,
-table.md and the certified accuracy plot (certified-accuracy.svg and .png). Prints the table on stdout.
+Certifies images 0, skip, 2 skip, ... of a data set (default: Fashion-MNIST's test images) and
+writes into --out: certify.tsv (one row per image, as Cohen et al.'s certify.py, written as it
+goes), run.json (the settings), summary.json, table.md and the certified accuracy plot
+(certified-accuracy.svg and .png). Prints the table on stdout.
 
   --manifest PATH        certifier manifest (.json); its models are looked up next to it
   --count C              images to certify (default 500)
   --skip K               stride between images (default 1)
-  --data DIR             IDX files (default $DUALRS_DATA, else /usr/share/datasets/fashion-mnist,
-                         from the Debian package dataset-fashion-mnist)
-  --split test|train     default test
+  --data PATH            ${dataLayouts}
+                         (default $DUALRS_DATA, else /usr/share/datasets/fashion-mnist, from
+                         the Debian package dataset-fashion-mnist)
+  --split test|train     which IDX files (default test)
   --out DIR              default out/eval/<manifest id>[-<mode>][-<sigma>]
   --seed K               base seed: image i is certified with seed K + i (random when absent)
   --resume               go on with the run in --out where it stopped (same settings; its seed
@@ -75,7 +79,7 @@ export async function runEvaluate(
   signal: AbortSignal,
 ): Promise<{ summary: EvalSummary; dir: string }> {
   // The data first: a missing data set fails before any model loads.
-  const dataset = await readDataset(args.data, args.split);
+  const dataset = await readDataset(args.data, args.split, args.manifest);
   const certifier = await openCertifier(args.manifest, args);
   try {
     const dir = resolve(args.out ?? defaultOut(certifier.manifest.id, args.request));
@@ -125,9 +129,11 @@ function defaultOut(id: string, request: EvaluateArgs["request"]): string {
   return join("out", "eval", parts.filter((s) => s !== undefined).join("-"));
 }
 
-async function readDataset(dir: string, split: Split): Promise<ImageDataset> {
+/** The data as inputs of the manifest's certifier (its shape, range and labels); no model loads. */
+export async function readDataset(path: string, split: Split, manifest: string): Promise<ImageDataset> {
+  const file = resolve(manifest);
   try {
-    return await loadFashionMnist(dir, split);
+    return await loadDataset(path, split, await localModelStore(dirname(file)).loadManifest(file));
   } catch (e) {
     if (e instanceof DatasetError) throw new UsageError(e.message);
     throw e;

@@ -10,7 +10,7 @@ export interface ImageDataset {
   readonly size: number;
   /** Shape of one image, without the batch axis. */
   readonly shape: readonly number[];
-  /** Image i scaled to [0, 1]. */
+  /** Image i as a certifier's input (loadFashionMnist: scaled to [0, 1]; loadDataset: to its range). */
   image(i: number): Float32Array;
   label(i: number): number;
 }
