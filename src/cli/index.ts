@@ -5,6 +5,7 @@ import { certifyUsage } from "./args.js";
 import { certifyCommand } from "./certify.js";
 import { UsageError } from "./errors.js";
 import { evaluateCommand, evaluateUsage } from "./evaluate.js";
+import { labelsCommand, labelsUsage } from "./labels.js";
 import { modelsCommand, modelsUsage } from "./models.js";
 import { serveCommand, serveUsage } from "./serve.js";
 import { workerCommand, workerUsage } from "./worker.js";
@@ -13,7 +14,8 @@ const usage = `Usage: dualrs <command> [options]
 
 Commands:
   certify    certify one input against a certifier manifest (dualrs certify --help)
-  evaluate   certified accuracy on Fashion-MNIST (dualrs evaluate --help)
+  evaluate   certified accuracy on a data set (dualrs evaluate --help)
+  labels     the table a variance estimator is trained from (dualrs labels --help)
   models     make a certifier of your own ONNX models, or push one to S3 (dualrs models --help)
   serve      run the HTTP API (dualrs serve --help)
   worker     run jobs from Redis (dualrs worker --help)
@@ -33,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
   const commands = {
     certify: [certifyCommand, certifyUsage],
     evaluate: [evaluateCommand, evaluateUsage],
+    labels: [labelsCommand, labelsUsage],
     models: [modelsCommand, modelsUsage],
     serve: [serveCommand, serveUsage],
     worker: [workerCommand, workerUsage],
