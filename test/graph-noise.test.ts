@@ -1,6 +1,7 @@
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
-import { fillGaussian, philox4x32, seedKey } from "../src/core/noise.js";
+import { fillGaussian, NOISE_SQUARES, philox4x32, seedKey } from "../src/core/noise.js";
+import { squares32, squaresKey } from "../src/core/squares.js";
 import {
   buildNoiseModel,
   buildNoisyClassifier,
@@ -8,7 +9,7 @@ import {
   GRAPH_INPUTS,
   noisyFeeds,
 } from "../src/runtime/graph/index.js";
-import { GraphError } from "../src/runtime/graph/proto.js";
+import { DT, GraphError, P } from "../src/runtime/graph/proto.js";
 import {
   attr,
   buildModel,
@@ -171,6 +172,77 @@ describe("graph noise", () => {
       }
       expect(firstMismatch(pieces, all)).toBe(-1);
     }
+    await s.release();
+  });
+});
+
+describe("squares32 graph noise", () => {
+  /** Operators that onnxruntime's WebGPU provider runs on the device (docs/benchmarks.md, GPU). */
+  const deviceOps = new Set(
+    "Add Sub Mul Div Less Cast Range Reshape Split Unsqueeze Concat Slice Log Sqrt Cos Sin Identity".split(
+      " ",
+    ),
+  );
+
+  async function runSquares(
+    s: ort.InferenceSession,
+    seed: number,
+    stream: number,
+    first: number,
+    count: number,
+  ) {
+    const feeds = noisyFeeds({ x: Float32Array.of(0), sigma: 1, seed, stream, first, count }, NOISE_SQUARES);
+    const out = await s.run({
+      key: new ort.Tensor(feeds.key.data, [...feeds.key.dims]),
+      stream: new ort.Tensor(feeds.stream.data, [...feeds.stream.dims]),
+      first: new ort.Tensor(feeds.first.data, [...feeds.first.dims]),
+      count: new ort.Tensor(feeds.count.data, [...feeds.count.dims]),
+    });
+    return { noise: out.noise?.data as Float32Array, words: out.words?.data as Uint32Array } as NoiseRun;
+  }
+
+  it.each([false, true])(
+    "equals the host noise, words bit for bit (device operators: %s)",
+    async (device) => {
+      for (const [dim, seed, stream, first, count] of [
+        [13, 1, 0, 0, 200],
+        [DIM, 2 ** 40 + 5, 3, 12345, 500],
+        [DIM, Number.MAX_SAFE_INTEGER, 2 ** 32 - 1, 2 ** 32 - 500, 500],
+      ] as const) {
+        const s = await session(buildNoiseModel(dim, { debug: true, noise: NOISE_SQUARES, device }));
+        const { noise, words } = await runSquares(s, seed, stream, first, count);
+        const host = new Float32Array(count * dim);
+        fillGaussian(host, dim, seed, stream, first, count, NOISE_SQUARES);
+        expect(maxAbsDiff(noise, host)).toBeLessThan(1e-5);
+        const w = 2 * Math.ceil(dim / 2);
+        const [kl, kh] = squaresKey(seed, stream);
+        const expected = Uint32Array.from({ length: count * w }, (_, e) =>
+          squares32(first + Math.floor(e / w), e % w, kl, kh),
+        );
+        expect(firstMismatch(words, expected)).toBe(-1);
+        await s.release();
+      }
+    },
+  );
+
+  it("is built from device operators only, on uint32 and float32 tensors", () => {
+    const model = P.ModelProto.decode(buildNoiseModel(DIM, { noise: NOISE_SQUARES, device: true }));
+    const ops = new Set((model.graph?.node ?? []).map((n) => n.opType ?? ""));
+    expect([...ops].filter((op) => !deviceOps.has(op))).toEqual([]);
+    const types = (model.graph?.initializer ?? []).map((t) => t.dataType);
+    expect(types).not.toContain(DT.UINT64);
+    expect(types).not.toContain(DT.DOUBLE);
+  });
+
+  it("does not depend on how draws are batched", async () => {
+    const s = await session(buildNoiseModel(DIM, { noise: NOISE_SQUARES, device: true }));
+    const all = (await runSquares(s, 99, 1, 0, 600)).noise;
+    const pieces = new Float32Array(600 * DIM);
+    for (let first = 0; first < 600; first += 77) {
+      const count = Math.min(77, 600 - first);
+      pieces.set((await runSquares(s, 99, 1, first, count)).noise, first * DIM);
+    }
+    expect(firstMismatch(pieces, all)).toBe(-1);
     await s.release();
   });
 });

@@ -1,6 +1,7 @@
 import normalCdf from "@stdlib/stats-base-dists-normal-cdf";
 import { describe, expect, it } from "vitest";
-import { fillGaussian, philox4x32, seedKey } from "../src/core/noise.js";
+import { fillGaussian, NOISE_SQUARES, NOISE_VERSIONS, philox4x32, seedKey } from "../src/core/noise.js";
+import { squares32, squaresKey } from "../src/core/squares.js";
 
 const hex = (a: Uint32Array) => Array.from(a, (v) => v.toString(16).padStart(8, "0")).join(" ");
 
@@ -34,6 +35,43 @@ describe("philox4x32", () => {
     const out = new Uint32Array(4);
     philox4x32(c[0] ?? 0, c[1] ?? 0, c[2] ?? 0, c[3] ?? 0, k[0] ?? 0, k[1] ?? 0, out);
     expect(hex(out)).toBe(expected);
+  });
+});
+
+describe("squares32", () => {
+  // From a C transcription of Widynski's squares32 with 64-bit integers (uint64_t), keys from
+  // splitmix64(splitmix64(seed) + stream) | 1; counters 0, 1, 5 * 2^32 + 783 and 2^64 - 1.
+  it.each([
+    [0, 0, "a706dd2f4d197e6f", "a935cf9c 527551d3 d2b608b5 6ec8f443"],
+    [1, 7, "33180454ba17a00d", "5d928075 42234a6e 434a8051 5d90d4c5"],
+    [Number.MAX_SAFE_INTEGER, 2 ** 32 - 1, "3b82ed6deee92595", "4e13968a 88039e72 183c7c69 33097848"],
+  ])("seed %d, stream %d: key %s, words %s", (seed, stream, key, words) => {
+    const [kl, kh] = squaresKey(seed, stream);
+    expect(hex(Uint32Array.of(kh, kl)).replace(" ", "")).toBe(key);
+    const counters = [
+      [0, 0],
+      [0, 1],
+      [5, 783],
+      [2 ** 32 - 1, 2 ** 32 - 1],
+    ];
+    expect(hex(Uint32Array.from(counters, ([h, l]) => squares32(h ?? 0, l ?? 0, kl, kh)))).toBe(words);
+  });
+
+  it("lays out the noise as documented: words 2p and 2p + 1 make elements 2p and 2p + 1", () => {
+    const dim = 7;
+    const out = new Float32Array(3 * dim);
+    fillGaussian(out, dim, 11, 2, 40, 3, NOISE_SQUARES);
+    const [kl, kh] = squaresKey(11, 2);
+    for (let k = 0; k < 3; k++) {
+      for (let j = 0; j < dim; j++) {
+        const p = j >> 1;
+        const a = squares32(40 + k, 2 * p, kl, kh);
+        const b = squares32(40 + k, 2 * p + 1, kl, kh);
+        const r = Math.sqrt(-2 * Math.log(Math.fround(Math.fround(a) + 0.5) / 2 ** 32));
+        const t = Math.fround(Math.fround(b) * Math.fround((2 * Math.PI) / 2 ** 32));
+        expect(out[k * dim + j]).toBe(Math.fround(j % 2 === 0 ? r * Math.cos(t) : r * Math.sin(t)));
+      }
+    }
   });
 });
 
@@ -103,13 +141,13 @@ describe("fillGaussian", () => {
     expect(() => fillGaussian(out, 0, 0, 0, 0, 1)).toThrow(RangeError);
   });
 
-  describe("is standard normal", () => {
-    // 2^20 values: 1024 draws of an odd dimension, so all four Box-Muller outputs and partial blocks count.
+  describe.each(NOISE_VERSIONS)("is standard normal: %s", (version) => {
+    // 2^20 values: 1024 draws of an odd dimension, so all Box-Muller outputs and partial blocks count.
     const dim = 1023;
     const draws = 1025;
     const n = dim * draws;
     const z = new Float32Array(n);
-    fillGaussian(z, dim, 20240611, 7, 0, draws);
+    fillGaussian(z, dim, 20240611, 7, 0, draws, version);
 
     it("has the moments of N(0, 1)", () => {
       let s1 = 0;

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { NOISE_VERSIONS, type NoiseVersion } from "../core/noise.js";
 import type { CertifyParameters } from "../core/parameters.js";
 import { ProviderError } from "../runtime/errors.js";
 import { type ProviderConfig, parseProviders } from "../runtime/providers.js";
@@ -8,6 +9,8 @@ import { UsageError } from "./errors.js";
 export interface Certification {
   providers: ProviderConfig;
   noise: "graph" | "host";
+  /** The noise generator; absent: the default for the providers (runtime's noiseVersionFor). */
+  noiseVersion?: NoiseVersion | undefined;
   threads?: number | undefined;
   /** Certification threads; 1: certify on the command's own thread. */
   workers: number;
@@ -28,7 +31,9 @@ export const certificationUsage = `  --mode dual|global     default: dual when t
   --alpha-split F        dual mode: share of alpha spent on the estimator
   --batch-size B         draws per model call (never changes the result)
   --noise graph|host     where the noise is drawn (default graph)
-  --providers P          auto (default), cpu, cuda or cuda,cpu
+  --generator G          noise generator: philox4x32-10 or squares32 (default: squares32 on a
+                         GPU provider, philox4x32-10 on the CPU; a certificate names its own)
+  --providers P          auto (default), cpu, webgpu, cuda, or a list such as cuda,cpu
   --threads T            CPU threads per operator (default: the cores divided among --workers)
   --workers W            certification threads, each with its own sessions, over which each
                          certificate's batches spread (default 1: certify on this thread)
@@ -44,7 +49,7 @@ Certifies one input and prints the certificate as JSON on stdout.
   --seed K               noise seed (random when absent; recorded in the certificate)
 ${certificationUsage}`;
 
-const certificationStrings = ["manifest", "mode", "noise", "providers"] as const;
+const certificationStrings = ["manifest", "mode", "noise", "generator", "providers"] as const;
 const certificationNumbers = [
   "sigma",
   "n",
@@ -119,6 +124,7 @@ export function certificationOf(flags: Flags<string, string>): Certification {
   return {
     providers: providersOf(s.providers ?? "auto"),
     noise: oneOf("noise", s.noise ?? "graph", ["graph", "host"] as const),
+    noiseVersion: s.generator === undefined ? undefined : generatorOf(s.generator),
     threads: wholeFlag(flags, "threads", 0),
     workers: wholeFlag(flags, "workers", 1) ?? 1,
     request: {
@@ -155,4 +161,14 @@ function providersOf(text: string): ProviderConfig {
     if (e instanceof ProviderError) throw new UsageError(`--providers: ${e.message}`);
     throw e;
   }
+}
+
+/** "philox4x32-10" or "squares32" (or the certificate's full name, "squares32/box-muller"). */
+function generatorOf(text: string): NoiseVersion {
+  const version = NOISE_VERSIONS.find((v) => v === text || v.split("/")[0] === text);
+  if (!version) {
+    const names = NOISE_VERSIONS.map((v) => v.split("/")[0]).join(" or ");
+    throw new UsageError(`--generator: "${text}" is not ${names}`);
+  }
+  return version;
 }

@@ -13,9 +13,9 @@ export async function openCertifier(path: string, c: Certification): Promise<Loa
   // An absolute path always reads as a path, never as a manifest id.
   const ref = resolve(path);
   const store = localModelStore(dirname(ref));
-  const { providers, noise, threads } = c;
-  if (c.workers <= 1) return loadCertifier(store, ref, { providers, noise, threads });
-  const pool = new ThreadPool(store, { providers, noise, threads }, c.workers, 750);
+  const { providers, noise, threads, noiseVersion } = c;
+  if (c.workers <= 1) return loadCertifier(store, ref, { providers, noise, threads, noiseVersion });
+  const pool = new ThreadPool(store, { providers, noise, threads, noiseVersion }, c.workers, 750);
   try {
     // Every thread loads it now, so that a bad model fails before any input is certified.
     await pool.load(ref);

@@ -111,6 +111,7 @@ export async function workerCommand(argv: string[], signal: AbortSignal): Promis
     concurrency: config.workerConcurrency,
     threads: config.threads,
     providers: config.providers,
+    noiseVersion: config.noiseVersion,
     warm: config.warm === "all" ? await store.listManifests().catch(() => []) : config.warm,
     webhooks: { secret: config.webhookSecret, allowPrivate: config.allowPrivateWebhooks },
     lockDurationMs: env.WORKER_LOCK_MS,

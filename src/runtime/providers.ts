@@ -1,14 +1,17 @@
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { ProviderError } from "./errors.js";
 
 /** The execution providers dualrs knows how to use. */
-export const providerNames = ["cuda", "cpu"] as const;
+export const providerNames = ["cuda", "webgpu", "cpu"] as const;
 export type ProviderName = (typeof providerNames)[number];
 
-/** "auto": CUDA where present, then CPU. A list: every provider in it is required, in that order. */
+/**
+ * "auto": CUDA where present, then WebGPU on a GPU (never on a software Vulkan adapter, which is
+ * slower than the CPU provider), then CPU. A list: every provider in it is required, in that order.
+ */
 export type ProviderConfig = "auto" | readonly ProviderName[];
 
 export interface ProviderStatus {
@@ -16,6 +19,11 @@ export interface ProviderStatus {
   /** Why not, when not available. */
   readonly reason?: string;
 }
+
+export const webgpuInstallHint =
+  "WebGPU runs through Vulkan: install the Vulkan loader (Debian/Ubuntu: libvulkan1) and a Vulkan " +
+  "driver (on NVIDIA, the driver's Vulkan ICD, with the container's graphics capability; without a " +
+  "GPU, Mesa's lavapipe from mesa-vulkan-drivers 23 or newer)";
 
 export const cudaInstallHint =
   "install onnxruntime-node's CUDA EP binaries on a machine with CUDA 12 and cuDNN 9: " +
@@ -43,7 +51,11 @@ function isProviderName(name: string): name is ProviderName {
 
 /** The providers to create sessions with; throws ProviderError when a required one is missing. */
 export async function resolveProviders(config: ProviderConfig = "auto"): Promise<ProviderName[]> {
-  if (config === "auto") return (await providerStatus("cuda")).available ? ["cuda", "cpu"] : ["cpu"];
+  if (config === "auto") {
+    if ((await providerStatus("cuda")).available) return ["cuda", "cpu"];
+    if (hasGpuDevice() && (await providerStatus("webgpu")).available) return ["webgpu", "cpu"];
+    return ["cpu"];
+  }
   if (config.length === 0) throw new ProviderError("the list of execution providers is empty", "");
   const names = [...new Set(config)];
   for (const name of names) {
@@ -65,7 +77,8 @@ const probes = new Map<ProviderName, Promise<ProviderStatus>>();
 export function providerStatus(name: ProviderName): Promise<ProviderStatus> {
   let probe = probes.get(name);
   if (!probe) {
-    probe = name === "cpu" ? Promise.resolve({ available: true }) : probeCuda();
+    probe =
+      name === "cpu" ? Promise.resolve({ available: true }) : name === "cuda" ? probeCuda() : probeWebgpu();
     probes.set(name, probe);
   }
   return probe;
@@ -87,6 +100,53 @@ async function probeCuda(): Promise<ProviderStatus> {
       available: false,
       reason: `CUDA EP failed to start (${(e as Error).message}); check the CUDA 12 and cuDNN 9 installation`,
     };
+  }
+}
+
+async function probeWebgpu(): Promise<ProviderStatus> {
+  const listed = ort.listSupportedBackends().some((b) => b.name === "webgpu");
+  if (!listed) return { available: false, reason: "this build of onnxruntime-node has no WebGPU support" };
+  if (process.platform === "linux" && !hasVulkanLoader())
+    return { available: false, reason: `the Vulkan loader libvulkan.so.1 is missing; ${webgpuInstallHint}` };
+  try {
+    const session = await ort.InferenceSession.create(probeModel(), { executionProviders: ["webgpu"] });
+    await session.release();
+    return { available: true };
+  } catch (e) {
+    const message = (e as Error).message;
+    const detail = /adapter/i.test(message) ? "no WebGPU adapter (no Vulkan driver found)" : message;
+    return { available: false, reason: `WebGPU failed to start: ${detail}; ${webgpuInstallHint}` };
+  }
+}
+
+const libraryDirs = [
+  "/lib/x86_64-linux-gnu",
+  "/usr/lib/x86_64-linux-gnu",
+  "/lib/aarch64-linux-gnu",
+  "/usr/lib/aarch64-linux-gnu",
+  "/usr/lib64",
+  "/usr/lib",
+  "/usr/local/lib",
+];
+
+/** Whether libvulkan.so.1 is where the dynamic loader looks (or on LD_LIBRARY_PATH). */
+function hasVulkanLoader(): boolean {
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean), ...libraryDirs];
+  return dirs.some((d) => existsSync(join(d, "libvulkan.so.1")));
+}
+
+/**
+ * Whether this machine has a GPU that Vulkan can drive: an NVIDIA device node, or a DRM render node
+ * (AMD, Intel). Without one, the only WebGPU adapter is a software one (lavapipe, SwiftShader).
+ */
+export function hasGpuDevice(): boolean {
+  try {
+    return (
+      readdirSync("/dev").some((f) => /^nvidia\d+$/.test(f)) ||
+      readdirSync("/dev/dri").some((f) => f.startsWith("renderD"))
+    );
+  } catch {
+    return false;
   }
 }
 

@@ -272,8 +272,11 @@ export interface components {
       models: {
         [key: string]: string;
       };
-      /** @enum {string} */
-      noise: "philox4x32-10/box-muller";
+      /**
+       * @description the noise generator of every draw (Philox4x32-10, or its additive variant on GPU providers)
+       * @enum {string}
+       */
+      noise: "philox4x32-10/box-muller" | "squares32/box-muller";
     };
     StageReport: {
       /** @description noise level this stage was smoothed with */

@@ -19,6 +19,7 @@ export async function openQueue(config: ServerConfig, store: ModelStore): Promis
     concurrency: config.workerConcurrency,
     threads: config.threads,
     providers: config.providers,
+    noiseVersion: config.noiseVersion,
     warm,
   };
   if (config.redisUrl) {

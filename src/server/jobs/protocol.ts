@@ -1,4 +1,5 @@
 import type { DrawBatch } from "../../core/model.js";
+import type { NoiseVersion } from "../../core/noise.js";
 import type { NoiseMode } from "../../runtime/certifier.js";
 import type { ProviderConfig } from "../../runtime/providers.js";
 import type { ErrorInfo } from "./errors.js";
@@ -9,6 +10,7 @@ export interface ThreadData {
   providers: ProviderConfig | undefined;
   noise: NoiseMode | undefined;
   threads: number | undefined;
+  noiseVersion?: NoiseVersion | undefined;
 }
 
 /** Which of a certifier's chains a batch runs on: an option's index, or the estimator. */

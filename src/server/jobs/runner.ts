@@ -4,6 +4,7 @@ import type { Manifest } from "../../core/manifest.js";
 import type { Progress } from "../../core/sampler.js";
 import type { NoiseMode } from "../../runtime/certifier.js";
 import type { ModelStore } from "../../runtime/model-store.js";
+import type { NoiseVersion } from "../../core/noise.js";
 import type { ProviderConfig } from "../../runtime/providers.js";
 import { abortError, isAbortError, JobFailure, jobErrorOf } from "./errors.js";
 import { ThreadPool } from "./thread-pool.js";
@@ -21,6 +22,8 @@ export interface RunnerOptions {
   threads?: number | undefined;
   providers?: ProviderConfig | undefined;
   noise?: NoiseMode | undefined;
+  /** The noise generator; default: squares32 on a GPU provider, Philox4x32-10 on the CPU. */
+  noiseVersion?: NoiseVersion | undefined;
   /** Progress reports per job are at most one per this many milliseconds. Default 200. */
   progressIntervalMs?: number | undefined;
   /** A canceled job's batch still running after this many milliseconds loses its thread. Default 750. */
@@ -29,7 +32,7 @@ export interface RunnerOptions {
 
 /** What a queue runs its jobs on: a runner of its caller's, or the settings to make its own. */
 export interface RunnerSettings
-  extends Pick<RunnerOptions, "store" | "concurrency" | "threads" | "providers" | "noise"> {
+  extends Pick<RunnerOptions, "store" | "concurrency" | "threads" | "providers" | "noise" | "noiseVersion"> {
   /** Certifiers to load before readiness reports ready. */
   warm?: readonly string[] | undefined;
   /** A runner to use instead of making one; its owner closes it. */
@@ -38,8 +41,8 @@ export interface RunnerSettings
 
 /** The settings' runner, or a new one made from them. */
 export function runnerOf(settings: RunnerSettings): Runner {
-  const { store, concurrency, threads, providers, noise } = settings;
-  return settings.runner ?? createRunner({ store, concurrency, threads, providers, noise });
+  const { store, concurrency, threads, providers, noise, noiseVersion } = settings;
+  return settings.runner ?? createRunner({ store, concurrency, threads, providers, noise, noiseVersion });
 }
 
 export interface RunHooks {
@@ -78,10 +81,10 @@ export function createRunner(options: RunnerOptions): Runner {
   if (!(Number.isInteger(concurrency) && concurrency >= 1)) {
     throw new RangeError(`concurrency must be a positive integer, not ${concurrency}`);
   }
-  const { store, providers, noise, threads } = options;
+  const { store, providers, noise, threads, noiseVersion } = options;
   const pool = new ThreadPool(
     store,
-    { providers, noise, threads },
+    { providers, noise, threads, noiseVersion },
     concurrency,
     options.cancelGraceMs ?? 750,
   );

@@ -40,7 +40,12 @@ const certifiers = new Map<string, Promise<LoadedCertifier>>();
 function certifier(id: string): Promise<LoadedCertifier> {
   let c = certifiers.get(id);
   if (!c) {
-    c = loadCertifier(store, id, { providers: data.providers, noise: data.noise, threads: data.threads });
+    c = loadCertifier(store, id, {
+      providers: data.providers,
+      noise: data.noise,
+      threads: data.threads,
+      noiseVersion: data.noiseVersion,
+    });
     // A failed load is retried by the next job rather than remembered.
     c.catch(() => certifiers.delete(id));
     certifiers.set(id, c);
