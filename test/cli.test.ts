@@ -1,10 +1,14 @@
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseJsonInput, parseNpy, parseRawFloat32 } from "../src/cli/input-file.js";
 import { progressBar } from "../src/cli/progress.js";
+import { loadConfig } from "../src/server/config.js";
+import { startServer } from "../src/server/server.js";
+import { buildPackage } from "./helpers/build.js";
+import { bombPng } from "./helpers/images.js";
 import { linearModel } from "./helpers/onnx-builder.js";
 import { writeCertifier } from "./helpers/zoo.js";
 
@@ -15,8 +19,12 @@ interface Run {
 }
 
 function dualrs(...args: string[]): Promise<Run> {
+  return run("npx", ["tsx", "src/cli/index.ts", ...args]);
+}
+
+function run(command: string, args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile("npx", ["tsx", "src/cli/index.ts", ...args], { cwd: process.cwd() }, (error, stdout, stderr) => {
+    execFile(command, args, { cwd: process.cwd() }, (error, stdout, stderr) => {
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -135,6 +143,79 @@ describe("dualrs certify", () => {
     );
     expect(r.code).toBe(1);
     expect(message(r)).toMatch(/"cuda" is required but not available.*ONNXRUNTIME_NODE_INSTALL=cuda12/);
+  });
+});
+
+describe("dualrs certify on images", () => {
+  const image = "src/web/public/images/fmnist-test-1.png";
+  const certification = ["--n", "1000", "--n0", "50", "--seed", "3", "--alpha", "0.01"];
+
+  it("certifies a PNG as the service does, from source and from the build", async () => {
+    const built = await buildPackage();
+    const server = await startServer({
+      config: loadConfig({
+        HOST: "127.0.0.1",
+        PORT: "0",
+        MODEL_STORE: "models",
+        DATA_DIR: join(dir, "data"),
+        PROVIDERS: "cpu",
+        RATE_LIMIT: "0",
+        WARM: "none",
+      }),
+    });
+    try {
+      const args = [
+        "certify",
+        "--manifest",
+        "models/fmnist-dual-experts.json",
+        "--input",
+        image,
+        ...certification,
+      ];
+      const [source, build, res] = await Promise.all([
+        dualrs(...args),
+        // The build finds the decoder's thread module in dist/, not beside a .ts file.
+        run(process.execPath, [join(built.dir, "cli/index.js"), ...args]),
+        fetch(`${server.url}/certify`, {
+          method: "POST",
+          headers: { "content-type": "application/json", prefer: "wait=60" },
+          body: JSON.stringify({
+            certifier: "fmnist-dual-experts",
+            input: { type: "image", data: (await readFile(image)).toString("base64") },
+            parameters: { n: 1000, n0: 50, seed: 3, alpha: 0.01 },
+          }),
+        }),
+      ]);
+      expect(source.code, source.stderr).toBe(0);
+      expect(build.code, build.stderr).toBe(0);
+      expect(res.status).toBe(200);
+      const served = ((await res.json()) as { certificate: Record<string, unknown> }).certificate;
+      const [a, b] = [JSON.parse(source.stdout), JSON.parse(build.stdout)];
+      // Fashion-MNIST test image 1 is a pullover.
+      expect(served.prediction).toEqual({ index: 2, label: "Pullover" });
+      for (const cli of [a, b]) {
+        expect(cli.prediction).toEqual(served.prediction);
+        expect(cli.radius).toBe(served.radius);
+        expect(cli.seed).toBe(3);
+        expect(cli.stages).toEqual(served.stages);
+      }
+    } finally {
+      await server.close();
+      await built.remove();
+    }
+  }, 300_000);
+
+  it("exits 2 naming the file for an image over the pixel limit or for a certifier of tensors", async () => {
+    await writeFile(join(dir, "bomb.png"), bombPng(30000, 30000));
+    const [bomb, tensors] = await Promise.all([
+      dualrs("certify", "--manifest", "models/fmnist-dual-experts.json", "--input", join(dir, "bomb.png")),
+      dualrs("certify", "--manifest", manifest, "--input", image),
+    ]);
+    expect([bomb.code, tensors.code]).toEqual([2, 2]);
+    expect(message(bomb)).toMatch(
+      /bomb\.png: the image is 30000 x 30000 pixels, more than the 16 megapixels allowed/,
+    );
+    expect(message(tensors)).toMatch(/certifier "half" takes tensors of shape \[2\], not images/);
   });
 });
 

@@ -1,76 +1,7 @@
-import { deflateSync } from "node:zlib";
-import jpeg from "jpeg-js";
-import pngjs from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ImageDecoder, ImageError, MAX_IMAGE_PIXELS, readImageHeader } from "../src/runtime/image/index.js";
+import { bombJpeg, bombPng, jpg, png, pngChunk, pngSignature } from "./helpers/images.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-
-const crcTable = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = (crcTable[(c ^ b) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function pngChunk(type: string, data: Uint8Array): Buffer {
-  const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  body.copy(out, 4);
-  out.writeUInt32BE(crc32(body), 8 + data.length);
-  return out;
-}
-
-const pngSignature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/**
- * A well-formed RGBA PNG that claims `width` x `height` pixels and carries one compressed row of
- * them: a few hundred bytes that a decoder without a size check inflates into gigabytes.
- */
-function bombPng(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 6, 0, 0, 0], 8);
-  return Buffer.concat([
-    pngSignature,
-    pngChunk("IHDR", ihdr),
-    pngChunk("IDAT", deflateSync(Buffer.alloc(width * 4 + 1), { level: 9 })),
-    pngChunk("IEND", Buffer.alloc(0)),
-  ]);
-}
-
-/** A JPEG whose baseline frame header claims `width` x `height`, behind an APP1 segment to walk over. */
-function bombJpeg(width: number, height: number): Buffer {
-  const app1 = Buffer.concat([Buffer.from([0xff, 0xe1, 0x10, 0x02]), Buffer.alloc(0x1000)]);
-  const sof = Buffer.from([0xff, 0xc0, 0, 17, 8, height >> 8, height & 0xff, width >> 8, width & 0xff, 3]);
-  const components = Buffer.from([1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
-  return Buffer.concat([
-    Buffer.from([0xff, 0xd8]),
-    app1,
-    Buffer.from([0xff, 0xff]),
-    sof,
-    components,
-    Buffer.from([0xff, 0xd9]),
-  ]);
-}
-
-function png(width: number, height: number, gray: number): Buffer {
-  const img = new pngjs.PNG({ width, height });
-  img.data.fill(gray);
-  for (let i = 3; i < img.data.length; i += 4) img.data[i] = 255;
-  return pngjs.PNG.sync.write(img);
-}
-
-function jpg(width: number, height: number, gray: number): Buffer {
-  const data = Buffer.alloc(width * height * 4, gray);
-  return Buffer.from(jpeg.encode({ data, width, height }, 90).data);
-}
 
 describe("image headers", () => {
   it("reads PNG and JPEG dimensions without decoding", () => {
