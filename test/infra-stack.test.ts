@@ -447,6 +447,12 @@ describe("deployment context", () => {
     expect(() => deployConfig({ apiKeyHashes: keyHash, metricsTenants: "Ops Team" })).toThrow(
       /-c metricsTenants: expected tenant names/,
     );
+    expect(() => deployConfig({ apiKeyHashes: keyHash, metricsTenants: "*,ops" })).toThrow(
+      /-c metricsTenants: expected tenant names/,
+    );
+    expect(apiLimits(deployConfig({ apiKeyHashes: keyHash, metricsTenants: " * " }))).toEqual({
+      METRICS_TENANTS: "*",
+    });
     expect(() => deployConfig({ apiKeyHashes: keyHash, rateLimitWindow: "0.5" })).toThrow(
       /-c rateLimitWindow/,
     );
@@ -465,12 +471,14 @@ describe("deployment context", () => {
       apiKeyHashes: `ops:${keyHash},${keyHash}`,
       rateLimit: "120",
       maxQueuedJobs: "0",
+      maxDraws: "5000000",
       metricsTenants: `ops, key-${keyHash.slice(0, 12)}`,
       tenantWeights: `ops:2,key-${keyHash.slice(0, 12)}:0.5`,
     });
     expect(apiLimits(c)).toEqual({
       RATE_LIMIT: "120",
       MAX_QUEUED_JOBS: "0",
+      MAX_DRAWS: "5000000",
       METRICS_TENANTS: `ops,key-${keyHash.slice(0, 12)}`,
       TENANT_WEIGHTS: `ops:2,key-${keyHash.slice(0, 12)}:0.5`,
     });
@@ -484,6 +492,7 @@ describe("deployment context", () => {
       "RATE_LIMIT",
       "RATE_LIMIT_WINDOW",
       "MAX_QUEUED_JOBS",
+      "MAX_DRAWS",
       "METRICS_TENANTS",
       "TENANT_WEIGHTS",
     ])

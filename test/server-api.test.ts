@@ -627,6 +627,38 @@ describe("API keys and rate limits", () => {
     }
   });
 
+  it("shows each tenant only its own samples in /metrics, unless METRICS_TENANTS is *", async () => {
+    const { hashApiKey } = await import("../src/server/middleware/auth.js");
+    const keys = [`team-a:${hashApiKey("a")}`, `team-b:${hashApiKey("b")}`].join(",");
+    const as = (k: string) => ({ authorization: `Bearer ${k}` });
+    const job = { certifier: "half", input: tensor([0.2, 0.1]), parameters: { n0: 10, n: 50 } };
+    const own = await startTestServer({ API_KEYS: keys });
+    const all = await startTestServer({ API_KEYS: keys, METRICS_TENANTS: "*" });
+    try {
+      for (const server of [own, all]) {
+        for (const k of ["a", "b"]) {
+          const headers = { ...as(k), prefer: "wait=30" };
+          expect((await server.call("/certify", { method: "POST", json: job, headers })).status).toBe(200);
+        }
+      }
+      const a = await (await own.call("/metrics", { headers: as("a") })).text();
+      expect(a).toMatch(/^dualrs_samples_total\{certifier="half",tenant="team-a"\} [1-9]/m);
+      expect(a).toContain("# TYPE dualrs_queued_jobs gauge");
+      // Nothing of team-b's, nor the totals that count every tenant's jobs and requests.
+      expect(a).not.toContain("team-b");
+      for (const name of ["dualrs_queue_depth", "dualrs_jobs", "dualrs_http_requests_total"]) {
+        expect(a).not.toContain(name);
+      }
+      expect(await (await own.call("/metrics", { headers: as("b") })).text()).not.toContain("team-a");
+      const every = await (await all.call("/metrics", { headers: as("b") })).text();
+      expect(every).toMatch(/tenant="team-a"/);
+      expect(every).toMatch(/tenant="team-b"/);
+      expect(every).toContain("dualrs_queue_depth");
+    } finally {
+      await Promise.all([own.stop(), all.stop()]);
+    }
+  });
+
   it("counts the keys of one tenant against one budget, and each tenant apart", async () => {
     const { hashApiKey } = await import("../src/server/middleware/auth.js");
     const server = await startTestServer({

@@ -81,6 +81,14 @@ describe("server configuration", () => {
     }
   });
 
+  it("reads METRICS_TENANTS as tenants of API_KEYS, or * for every caller; empty by default", () => {
+    const keys = `ops:${"a".repeat(64)},team-b:${"b".repeat(64)}`;
+    expect(loadConfig({}).metricsTenants).toEqual([]);
+    expect(loadConfig({ API_KEYS: keys, METRICS_TENANTS: " ops " }).metricsTenants).toEqual(["ops"]);
+    expect(loadConfig({ API_KEYS: keys, METRICS_TENANTS: " * " }).metricsTenants).toBe("*");
+    expect(() => loadConfig({ API_KEYS: keys, METRICS_TENANTS: "*,ops" })).toThrow(/METRICS_TENANTS.*"\*"/);
+  });
+
   it("reads tenants' weights, each tenant of API_KEYS", () => {
     const keys = `team-a:${"a".repeat(64)},team-b:${"b".repeat(64)}`;
     expect(loadConfig({ API_KEYS: keys, TENANT_WEIGHTS: " team-a:4, team-b:0.5 " }).tenantWeights).toEqual({

@@ -72,11 +72,19 @@ export const DeployContext = z
     rateLimitWindow: z.coerce.number().int().positive().optional(),
     /** Queued jobs a tenant may have at once (MAX_QUEUED_JOBS); absent: 1000. */
     maxQueuedJobs: z.coerce.number().int().min(0).optional(),
-    /** Comma-separated tenants whose keys may read /metrics (METRICS_TENANTS); absent: every tenant. */
+    /** Draws per stage a job may ask for (MAX_DRAWS); absent: 1,000,000. */
+    maxDraws: z.coerce.number().int().min(0).optional(),
+    /**
+     * Comma-separated tenants whose keys read every tenant's /metrics, or * for every key
+     * (METRICS_TENANTS); absent: each key reads its own tenant's samples only.
+     */
     metricsTenants: z
       .string()
-      .transform(commaList)
-      .refine((t) => t.every((name) => tenantName.test(name)), "expected tenant names, comma-separated")
+      .transform((s) => (s.trim() === "*" ? ["*"] : commaList(s)))
+      .refine(
+        (t) => t.join() === "*" || t.every((name) => tenantName.test(name)),
+        "expected tenant names, comma-separated, or *",
+      )
       .optional(),
     /** Comma-separated TENANT:WEIGHT, each tenant's share of the workers (TENANT_WEIGHTS); absent: all 1. */
     tenantWeights: z
@@ -112,7 +120,9 @@ export const DeployContext = z
     // Keys kept in an existing secret cannot be read here, so only apiKeyHashes is checked.
     const tenants = new Set((c.apiKeyHashes ?? []).map(tenantOf));
     const named = [
-      ...(c.metricsTenants ?? []).map((name) => ["metricsTenants", name] as const),
+      ...(c.metricsTenants ?? [])
+        .filter((name) => name !== "*")
+        .map((name) => ["metricsTenants", name] as const),
       ...(c.tenantWeights ?? []).map((entry) => ["tenantWeights", entry.split(":")[0] ?? ""] as const),
     ];
     for (const [key, name] of c.apiKeyHashes ? named : []) {

@@ -147,6 +147,7 @@ export function apiLimits(c: DeployConfig): Record<string, string> {
     ["RATE_LIMIT", c.rateLimit],
     ["RATE_LIMIT_WINDOW", c.rateLimitWindow],
     ["MAX_QUEUED_JOBS", c.maxQueuedJobs],
+    ["MAX_DRAWS", c.maxDraws],
     ["METRICS_TENANTS", c.metricsTenants],
     ["TENANT_WEIGHTS", c.tenantWeights],
   ];

@@ -22,8 +22,11 @@ export interface AppOptions {
   store: ModelStore;
   /** The accepted API keys (hashes and tenants); none: every caller is anonymous (loopback only). */
   apiKeys?: readonly ApiKey[] | undefined;
-  /** Tenants whose keys may read `/metrics` (it spans every tenant); none: every caller. */
-  metricsTenants?: readonly string[] | undefined;
+  /**
+   * Tenants whose keys read all of `/metrics`, which spans every tenant; the others get a 403. `*`:
+   * every caller reads all. None (the default): each caller reads its own tenant's samples only.
+   */
+  metricsTenants?: "*" | readonly string[] | undefined;
   /** Requests per tenant (`openRateLimiter`); null: no limit. Default 600 per 60 s in this process. */
   rateLimiter?: RateLimiterAbstract | null | undefined;
   /** Queued jobs a tenant may have at once; past it a new job is a 429. Default 1000; 0: no cap. */
@@ -51,6 +54,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     allowPrivateWebhooks: options.allowPrivateWebhooks ?? false,
     webhookSecret: options.webhookSecret,
     maxQueuedJobs: options.maxQueuedJobs ?? 1000,
+    metricsOf: metricsScope(options.metricsTenants ?? [], (options.apiKeys ?? []).length > 0),
     maxDraws: options.maxDraws ?? 1_000_000,
   };
   const app = new OpenAPIHono<AppEnv>();
@@ -74,7 +78,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     app.use(path, auth);
     if (limiter) app.use(path, rateLimit(limiter));
   }
-  app.use("/metrics", onlyTenants(options.metricsTenants ?? []));
+  if (Array.isArray(options.metricsTenants)) app.use("/metrics", onlyTenants(options.metricsTenants));
   app.use(bodyLimit(options.bodyLimit ?? 4 * 1024 * 1024));
 
   const api = createApi();
@@ -84,6 +88,17 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   app.route("/", docsRoutes());
   app.route("/", webRoutes());
   return app;
+}
+
+/**
+ * Whose samples a tenant's `/metrics` shows: every tenant's (undefined) for the named tenants, for
+ * everyone with `*`, and without API keys, where the one caller is the operator; else its own.
+ */
+function metricsScope(
+  tenants: "*" | readonly string[],
+  keyed: boolean,
+): (tenant: string) => string | undefined {
+  return (tenant) => (!keyed || tenants === "*" || tenants.includes(tenant) ? undefined : tenant);
 }
 
 /** Counts answered requests by route pattern (not raw path, which would grow without bound). */

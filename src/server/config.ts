@@ -61,8 +61,10 @@ export const ConfigEnv = z
     METRICS_TENANTS: z
       .string()
       .default("")
-      .transform(commaList)
-      .describe("comma-separated tenants whose keys may read /metrics; empty: every caller"),
+      .transform((s): "*" | string[] => (s.trim() === "*" ? "*" : commaList(s)))
+      .describe(
+        "comma-separated tenants whose keys read every tenant's /metrics, the others a 403; *: every caller; empty: each caller its own tenant's samples",
+      ),
     TENANT_WEIGHTS: z
       .string()
       .default("")
@@ -218,7 +220,7 @@ export const ConfigEnv = z
     }
     const tenants = new Set(env.API_KEYS.map((k) => k.tenant));
     const named = [
-      ...env.METRICS_TENANTS.map((t) => ["METRICS_TENANTS", t] as const),
+      ...(env.METRICS_TENANTS === "*" ? [] : env.METRICS_TENANTS).map((t) => ["METRICS_TENANTS", t] as const),
       ...Object.keys(env.TENANT_WEIGHTS).map((t) => ["TENANT_WEIGHTS", t] as const),
     ];
     for (const [setting, tenant] of named.filter(([, t]) => !tenants.has(t))) {
@@ -254,8 +256,8 @@ export interface ServerConfig {
   redisPrefix: string;
   dataDir: string;
   apiKeys: ApiKey[];
-  /** Tenants that may read /metrics; empty: every caller. */
-  metricsTenants: string[];
+  /** Tenants that read every tenant's /metrics, the others a 403; `*`: every caller; empty: each its own samples. */
+  metricsTenants: "*" | string[];
   /** Each named tenant's share of the workers, against 1 for the others. */
   tenantWeights: Record<string, number>;
   webhookSecret: string | undefined;

@@ -15,6 +15,8 @@ export interface Services {
   maxQueuedJobs: number;
   /** Draws per stage (n0 + n) a job may ask for; 0: no cap. */
   maxDraws: number;
+  /** The tenant whose samples alone `/metrics` shows this caller; undefined: every tenant's. */
+  metricsOf: (tenant: string) => string | undefined;
 }
 
 /** The Hono environment of the app: its context variables. */

@@ -1,4 +1,11 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from "prom-client";
 import type { JobCounts, JobQueue, JobStatus } from "./jobs/types.js";
 
 /**
@@ -61,9 +68,29 @@ export function recordCounts(counts: JobCounts, byTenant: ReadonlyMap<string, nu
   for (const [tenant, n] of byTenant) queuedByTenant.set({ tenant }, n);
 }
 
-/** The exposition text, with the queue gauges fresh from `queue`. */
-export async function scrape(queue: JobQueue): Promise<string> {
+/**
+ * The exposition text, with the queue gauges fresh from `queue`: every sample, or with `tenant` only
+ * that tenant's (the metrics labelled by tenant, its series alone), since the others name every
+ * tenant or count their jobs together.
+ */
+export async function scrape(queue: JobQueue, tenant?: string): Promise<string> {
   const [counts, byTenant] = await Promise.all([queue.counts(), queue.queuedByTenant()]);
   recordCounts(counts, byTenant);
-  return registry.metrics();
+  if (tenant === undefined) return registry.metrics();
+  const families = await Promise.all([samplesTotal.get(), queuedByTenant.get()]);
+  return families.map((family) => exposition(family, (labels) => labels.tenant === tenant)).join("");
+}
+
+/** One family in the text format, with the samples whose labels pass `keep`. */
+function exposition<T extends string>(
+  family: MetricObjectWithValues<MetricValue<T>>,
+  keep: (labels: Partial<Record<T, string | number>>) => boolean,
+): string {
+  const quoted = (v: unknown) => String(v).replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+  const lines = [`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} ${family.type}`];
+  for (const { labels, value } of family.values.filter((v) => keep(v.labels))) {
+    const set = Object.entries(labels).map(([k, v]) => `${k}="${quoted(v)}"`);
+    lines.push(`${family.name}${set.length > 0 ? `{${set.join(",")}}` : ""} ${value}`);
+  }
+  return `${lines.join("\n")}\n`;
 }

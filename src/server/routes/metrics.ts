@@ -25,7 +25,8 @@ const metrics = createRoute({
 export function metricsRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   app.openapi(metrics, async (c) => {
-    const text = await scrape(c.get("services").queue);
+    const { queue, metricsOf } = c.get("services");
+    const text = await scrape(queue, metricsOf(c.get("tenant")));
     return c.text(text, 200, { "Content-Type": registry.contentType });
   });
   return app;
