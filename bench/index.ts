@@ -10,6 +10,7 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { certifyInput, fillGaussian } from "../src/core/index.js";
+import { labelTable } from "../src/eval/label-table.js";
 import { buildNoiseModel } from "../src/runtime/graph/index.js";
 import { createSession, loadCertifier, localModelStore, type NoiseMode } from "../src/runtime/index.js";
 import { createRunner } from "../src/server/jobs/runner.js";
@@ -106,8 +107,16 @@ if (dual) {
     await certifyInput(dual, x, { n0: 100, n: 10_000, batchSize: BATCH, seed: seed++ });
     return 2 * 10_100;
   }, SECONDS);
-  await dual.close();
   log("dual certification, 2 threads", "graph noise", perSecond(dualRate), "samples (both stages)");
+  // dualrs labels: every option on one image, n draws each, beside certification's pace.
+  const image = { name: "bench", split: "test" as const, size: 1, shape, image: () => x, label: () => 0 };
+  const options = dual.manifest.options.length;
+  const tableRate = await throughput(async () => {
+    await labelTable(dual, image, { count: 1, n: 10_000, alpha: 0.05, seed: seed++, batchSize: BATCH });
+    return options * 10_000;
+  }, SECONDS);
+  await dual.close();
+  log("label table (dualrs labels), 2 threads", "graph noise", perSecond(tableRate), "samples (all options)");
 }
 
 // One job at a time through the service's runner: its batches on one thread with two onnxruntime
