@@ -13,6 +13,7 @@ import { bodyLimit } from "./middleware/body-limit.js";
 import { type CorsOrigins, cors } from "./middleware/cors.js";
 import { notFound, onError } from "./middleware/problem.js";
 import { rateLimit } from "./middleware/rate-limit.js";
+import { securityHeaders } from "./middleware/security-headers.js";
 import { createApi, openApiDocument } from "./openapi.js";
 import { docsRoutes } from "./routes/docs.js";
 import { webRoutes } from "./routes/web.js";
@@ -60,6 +61,8 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   app.onError(onError);
   app.notFound(notFound);
+  // First, so that every answer gets the headers, errors and other middleware's answers included.
+  app.use(securityHeaders());
   app.use(requestId());
   app.use(countRequests());
   // Before the key check: a preflight carries no Authorization header.
