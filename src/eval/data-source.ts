@@ -1,4 +1,4 @@
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Manifest } from "../core/manifest.js";
 import { type ImageDataset, loadFashionMnist, type Split } from "./dataset.js";
@@ -17,18 +17,17 @@ export const dataLayouts = `a folder of IDX files (MNIST, Fashion-MNIST: t10k-* 
  * `split`), a .npz, or an image folder (ImageFolder), told apart by what is there.
  */
 export async function loadDataset(path: string, split: Split, manifest: Manifest): Promise<ImageDataset> {
-  if (!existsSync(path)) throw new DatasetError(`${path}: no such file or folder`, path);
-  if (!statSync(path).isDirectory()) {
-    if (path.toLowerCase().endsWith(".npz")) return loadNpz(path, manifest, split);
+  if (path.toLowerCase().endsWith(".npz")) return loadNpz(path, manifest, split);
+  if (existsSync(path) && !statSync(path).isDirectory())
     throw new DatasetError(`${path}: not a .npz, nor a folder of IDX files or class subfolders`, path);
-  }
   const prefix = split === "test" ? "t10k" : "train";
   const idx = [`${prefix}-images-idx3-ubyte`, `${prefix}-images-idx3-ubyte.gz`].some((f) =>
     existsSync(join(path, f)),
   );
-  return idx
-    ? inRange(await loadFashionMnist(path, split), manifest)
-    : loadImageFolder(path, manifest, split);
+  const classes = existsSync(path) && readdirSync(path, { withFileTypes: true }).some((e) => e.isDirectory());
+  if (classes && !idx) return loadImageFolder(path, manifest, split);
+  // IDX files; when they are missing, loadFashionMnist says where they come from.
+  return inRange(await loadFashionMnist(path, split), manifest);
 }
 
 /** IDX pixels are read in [0, 1]: mapped onto the certifier's range. */
