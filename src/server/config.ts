@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
+import { NOISE_VERSIONS, type NoiseVersion } from "../core/noise.js";
 import { type ProviderConfig, parseProviders } from "../runtime/providers.js";
 import { DEFAULT_RETENTION_MS } from "./jobs/record.js";
 import { type ApiKey, parseApiKey, TENANT } from "./middleware/auth.js";
@@ -148,7 +149,11 @@ export const ConfigEnv = z
           return z.NEVER;
         }
       })
-      .describe("execution providers: auto, cpu, cuda or cuda,cpu"),
+      .describe("execution providers: auto, cpu, webgpu, cuda, or a list such as cuda,cpu"),
+    NOISE_GENERATOR: z
+      .enum(["philox4x32-10", "squares32"])
+      .optional()
+      .describe("noise generator; default: squares32 on a GPU provider, philox4x32-10 on the CPU"),
     THREADS: z.coerce
       .number()
       .int()
@@ -271,6 +276,8 @@ export interface ServerConfig {
   bodyLimit: number;
   allowPrivateWebhooks: boolean;
   providers: ProviderConfig;
+  /** Absent: the default for the providers (squares32 on a GPU, Philox4x32-10 on the CPU). */
+  noiseVersion: NoiseVersion | undefined;
   workerConcurrency: number;
   threads: number | undefined;
   warm: "all" | string[];
@@ -329,6 +336,7 @@ export function loadConfig(
     bodyLimit: e.BODY_LIMIT,
     allowPrivateWebhooks: e.ALLOW_PRIVATE_WEBHOOKS,
     providers: e.PROVIDERS,
+    noiseVersion: NOISE_VERSIONS.find((v) => v.split("/")[0] === e.NOISE_GENERATOR),
     workerConcurrency: e.WORKER_CONCURRENCY,
     threads: e.THREADS,
     warm: e.WARM,
