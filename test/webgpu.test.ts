@@ -11,8 +11,8 @@ import * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { certifyInput } from "../src/core/certifier.js";
 import { NOISE_SQUARES } from "../src/core/noise.js";
-import { loadCertifier, localModelStore } from "../src/runtime/index.js";
 import { buildNoiseModel, buildNoisyClassifier, noisyFeeds } from "../src/runtime/graph/index.js";
+import { loadCertifier, localModelStore } from "../src/runtime/index.js";
 import { hasGpuDevice, providerStatus, resolveProviders } from "../src/runtime/providers.js";
 
 const status = await providerStatus("webgpu");

@@ -116,7 +116,10 @@ export function fillGaussian(
   checkUint32("first", first);
   if (first + count > TWO_POW_32) throw new RangeError("draw indices must stay below 2^32");
   if (out.length < count * dim) throw new RangeError(`out holds ${out.length} < ${count * dim} values`);
-  if (version === NOISE_SQUARES) return fillSquaresGaussian(out, dim, seed, stream, first, count);
+  if (version === NOISE_SQUARES) {
+    fillSquaresGaussian(out, dim, seed, stream, first, count);
+    return;
+  }
   const [k0, k1] = seedKey(seed);
   const blocks = dim >>> 2;
   const tail = dim & 3;

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { NOISE } from "../core/noise.js";
 import type { LoadedCertifier } from "../core/certifier.js";
+import { NOISE } from "../core/noise.js";
 import type { ImageDataset } from "./dataset.js";
 import type { EvaluateResult } from "./evaluate.js";
 

@@ -1,10 +1,10 @@
 import type { Certificate } from "../../core/certificate.js";
 import { certifyInput } from "../../core/certifier.js";
 import type { Manifest } from "../../core/manifest.js";
+import type { NoiseVersion } from "../../core/noise.js";
 import type { Progress } from "../../core/sampler.js";
 import type { NoiseMode } from "../../runtime/certifier.js";
 import type { ModelStore } from "../../runtime/model-store.js";
-import type { NoiseVersion } from "../../core/noise.js";
 import type { ProviderConfig } from "../../runtime/providers.js";
 import { abortError, isAbortError, JobFailure, jobErrorOf } from "./errors.js";
 import { ThreadPool } from "./thread-pool.js";

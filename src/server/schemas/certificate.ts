@@ -67,7 +67,9 @@ export const CertificateSchema = z
     models: z.record(z.string(), z.string()).describe("sha256 of each model file the certificate depends on"),
     noise: z
       .enum(NOISE_VERSIONS)
-      .describe("the noise generator of every draw (Philox4x32-10, or its additive variant on GPU providers)"),
+      .describe(
+        "the noise generator of every draw (Philox4x32-10, or its additive variant on GPU providers)",
+      ),
   })
   .openapi("Certificate");
 
