@@ -60,15 +60,19 @@ ENTRYPOINT ["/usr/bin/tini", "--", "dualrs-entrypoint"]
 CMD ["serve"]
 
 # GPU runtime (the default target): Node.js copied from the node stage onto the CUDA base.
+# libvulkan1: the Vulkan loader for onnxruntime's WebGPU provider, the fallback where the CUDA provider
+# cannot start; NVIDIA_DRIVER_CAPABILITIES adds graphics, so the container toolkit mounts the driver's
+# Vulkan ICD beside CUDA.
 FROM cuda AS gpu
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini ca-certificates \
+ && apt-get install -y --no-install-recommends tini ca-certificates libvulkan1 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 dualrs \
  && useradd --system --uid 10001 --gid dualrs --home-dir /app --shell /usr/sbin/nologin dualrs
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 DATA_DIR=/app/data PROVIDERS=auto
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 DATA_DIR=/app/data PROVIDERS=auto \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics XDG_RUNTIME_DIR=/tmp
 COPY --from=deps-gpu /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
