@@ -444,7 +444,7 @@ describe("certifiers, docs and operations", () => {
     expect(list.certifiers.map((c) => c.id)).toEqual(["bright", "dual-half", "half"]);
     const dual = (await (await server.call("/certifiers/dual-half")).json()) as Record<string, unknown>;
     expect(dual.modes).toEqual(["dual", "global"]);
-    expect(dual.input).toEqual({ shape: [2], range: [-1, 1], accepts: ["tensor"] });
+    expect(dual.input).toEqual({ shape: [2], range: [-1, 1], accepts: ["tensor"], preprocess: null });
     const bright = (await (await server.call("/certifiers/bright")).json()) as {
       input: { accepts: string[] };
     };
