@@ -9,7 +9,7 @@ import { writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
-import { certifyInput, fillGaussian } from "../src/core/index.js";
+import { certifyInput, fillGaussian, NOISE, NOISE_SQUARES, type NoiseVersion } from "../src/core/index.js";
 import { labelTable } from "../src/eval/label-table.js";
 import { buildNoiseModel } from "../src/runtime/graph/index.js";
 import { createSession, loadCertifier, localModelStore, type NoiseMode } from "../src/runtime/index.js";
@@ -48,21 +48,26 @@ const hostNormals = await throughput(async () => {
 }, SECONDS);
 log("noise only", "host (1 JS thread)", perSecond(hostNormals), "normals");
 // The graph's integer (Philox) ops barely use a second thread: noise bounds certification on the CPU.
+// squares32 (the GPU providers' noise) beside it, in its CPU operator set.
 const graphNoiseRates = new Map<number, number>();
 for (const threads of THREADS) {
-  const noiseSession = await createSession(buildNoiseModel(dim), { providers: ["cpu"], threads });
-  const graphNormals = await throughput(async () => {
-    await noiseSession.run({
-      key: new ort.Tensor("uint32", Uint32Array.of(1, 0), [2]),
-      stream: new ort.Tensor("uint32", Uint32Array.of(0), [1]),
-      first: new ort.Tensor("uint32", Uint32Array.of(0), [1]),
-      count: new ort.Tensor("int32", Int32Array.of(BATCH), []),
-    });
-    return BATCH * dim;
-  }, SECONDS);
-  await noiseSession.release();
-  graphNoiseRates.set(threads, graphNormals);
-  log("noise only", `graph (${threads} thread${threads > 1 ? "s" : ""})`, perSecond(graphNormals), "normals");
+  for (const generator of [NOISE, NOISE_SQUARES]) {
+    const model = buildNoiseModel(dim, { noise: generator });
+    const noiseSession = await createSession(model, { providers: ["cpu"], threads });
+    const graphNormals = await throughput(async () => {
+      await noiseSession.run({
+        key: new ort.Tensor("uint32", Uint32Array.of(1, 0), [2]),
+        stream: new ort.Tensor("uint32", Uint32Array.of(0), [1]),
+        first: new ort.Tensor("uint32", Uint32Array.of(0), [1]),
+        count: new ort.Tensor("int32", Int32Array.of(BATCH), []),
+      });
+      return BATCH * dim;
+    }, SECONDS);
+    await noiseSession.release();
+    if (generator === NOISE) graphNoiseRates.set(threads, graphNormals);
+    const label = `graph (${threads} thread${threads > 1 ? "s" : ""}), ${generatorName(generator)}`;
+    log("noise only", label, perSecond(graphNormals), "normals");
+  }
 }
 
 // Raw inference against certification, same model, same batch size, same threads.
@@ -94,6 +99,24 @@ for (const threads of THREADS) {
       `samples (${(cert / raw).toFixed(2)} of raw)`,
     );
   }
+  // The GPU providers' noise on the CPU, in the graph.
+  const squares = await loadCertifier(store, ID, {
+    providers: ["cpu"],
+    threads,
+    noiseVersion: NOISE_SQUARES,
+  });
+  let seed = 0;
+  const cert = await throughput(async () => {
+    await certifyInput(squares, x, { n0: 100, n: 10_000, batchSize: BATCH, seed: seed++ });
+    return 10_100;
+  }, SECONDS);
+  await squares.close();
+  log(
+    `certification, ${threads} thread(s)`,
+    "graph noise, squares32",
+    perSecond(cert),
+    `samples (${(cert / raw).toFixed(2)} of raw)`,
+  );
 }
 
 // Dual certification: two stages, so about half the samples/s of one stage, at equal model cost.
@@ -204,6 +227,8 @@ ${dualRate === null ? "" : `Dual certification runs two stages of n0 + n draws e
 ${(twoThreads / oneThread).toFixed(2)} times as fast as on one thread of two (the service's runner, \`WORKER_CONCURRENCY=2 THREADS=1\`
 against \`WORKER_CONCURRENCY=1 THREADS=2\`): each thread makes its own noise.
 
+GPU providers (WebGPU, CUDA) are measured by \`npm run bench:gpu\`: [gpu-benchmarks.md](gpu-benchmarks.md).
+
 ## Memory
 
 Peak resident memory of one whole process (runtime, sessions and one certification) at growing n;
@@ -213,4 +238,8 @@ sampling streams in batches, so it must not grow with n.
 | --- | --- | --- |
 ${memory.map((m) => `| ${m.n.toLocaleString("en-US")} | ${m.peakRssMiB.toFixed(1)} MiB | ${m.seconds.toFixed(1)} s |`).join("\n")}
 `;
+}
+
+function generatorName(v: NoiseVersion): string {
+  return v.split("/")[0] ?? v;
 }
