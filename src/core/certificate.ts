@@ -39,7 +39,12 @@ export interface Certificate {
     sigma: number | null;
     /** Dual mode: the option used when the estimator abstains (null: abstain). */
     fallback: number | null;
+    /** fixed: n estimation draws per stage; sequential: looks that may stop early (docs/sequential.md). */
+    sampling: "fixed" | "sequential";
+    targetRadius: number | null;
   };
+  /** With a target radius: radius >= targetRadius; null without one. */
+  certifiedAtTarget: boolean | null;
   stages: { estimator: StageReport | null; classifier: StageReport | null };
   /** sha256 of each model file the certificate depends on. */
   models: Record<string, string>;

@@ -1,11 +1,12 @@
 import type { Certificate, OptionRef, StageReport } from "./certificate.js";
-import { type CertifyResult, certify } from "./certify.js";
+import { type CertifyResult, type CertifySpec, certify } from "./certify.js";
 import { validateInput } from "./input.js";
 import { estimatorRoutes, type Manifest } from "./manifest.js";
 import type { NoisyClassifier } from "./model.js";
 import { NOISE, type NoiseVersion } from "./noise.js";
 import { type CertifyParameters, type ResolvedParameters, resolveParameters } from "./parameters.js";
 import type { Progress } from "./sampler.js";
+import { lookSchedule, radiusCap } from "./sequential.js";
 
 /** A certifier ready to run: its manifest and a NoisyClassifier per model chain. */
 export interface LoadedCertifier {
@@ -43,26 +44,41 @@ export async function certifyInput(
   const stages = p.mode === "dual" ? 2 : 1;
   const total = stages * (p.n0 + p.n);
   let offset = 0;
+  const target = p.targetRadius ?? undefined;
+  // Sequential looks where a rule can stop them: the estimator always, the classifier with a target.
+  const looks = p.sampling === "sequential" ? lookSchedule(p.n) : undefined;
+  const classifierLooks = target === undefined ? undefined : looks;
   const run = async (
     model: NoisyClassifier,
     sigma: number,
     alpha: number,
     stage: "estimator" | "classifier",
+    sequential: Pick<CertifySpec, "looks" | "stopAt" | "target"> = {},
   ) => {
     const base = offset;
     const result = await certify(
       model,
       x,
-      { sigma, alpha, stage, n0: p.n0, n: p.n, batchSize: p.batchSize, seed: p.seed },
+      { sigma, alpha, stage, n0: p.n0, n: p.n, batchSize: p.batchSize, seed: p.seed, ...sequential },
       { signal: hooks.signal, onBatch: (done) => hooks.onProgress?.({ done: base + done, total }) },
     );
     offset += p.n0 + p.n;
+    // A stage that stopped early skips the draws it did not need.
+    if (result.n < p.n) hooks.onProgress?.({ done: offset, total });
     return result;
   };
+  const classifierStage = () =>
+    classifierLooks ? { looks: classifierLooks, stopAt: () => target ?? 0, target } : {};
 
   if (p.mode === "global") {
     const option = p.option ?? 0;
-    const clf = await run(classifierOf(c, option), m.options[option]?.sigma ?? 0, p.alpha, "classifier");
+    const clf = await run(
+      classifierOf(c, option),
+      m.options[option]?.sigma ?? 0,
+      p.alpha,
+      "classifier",
+      classifierStage(),
+    );
     return finish(c, p, { estimator: null, classifier: report(clf, optionRef(m, option)) }, false, option);
   }
 
@@ -70,8 +86,16 @@ export async function certifyInput(
   const e = m.estimator;
   if (!estimator || !e) throw new Error(`certifier "${m.id}" has no estimator`);
   const alphaE = p.alpha * p.alphaSplit;
-  const est = await run(estimator, e.sigma, alphaE, "estimator");
-  const routed = est.abstained ? p.fallback : (estimatorRoutes(m)[est.top] ?? null);
+  const routes = estimatorRoutes(m);
+  // R_sigma beyond the largest R_c the routed option can certify cannot raise min(R_sigma, R_c).
+  const capAlpha = (p.alpha - alphaE) / (classifierLooks?.length ?? 1);
+  const stopAt = (top: number) => {
+    const sigmaC = m.options[routes[top] ?? -1]?.sigma;
+    const cap = sigmaC === undefined ? Number.POSITIVE_INFINITY : radiusCap(sigmaC, p.n, capAlpha);
+    return Math.min(cap, target ?? Number.POSITIVE_INFINITY);
+  };
+  const est = await run(estimator, e.sigma, alphaE, "estimator", looks ? { looks, stopAt, target } : {});
+  const routed = est.abstained ? p.fallback : (routes[est.top] ?? null);
   const estReport = report(est, routed === null ? null : optionRef(m, routed));
   if (routed === null) {
     hooks.onProgress?.({ done: total, total });
@@ -82,6 +106,7 @@ export async function certifyInput(
     m.options[routed]?.sigma ?? 0,
     p.alpha - alphaE,
     "classifier",
+    classifierStage(),
   );
   return finish(
     c,
@@ -125,7 +150,10 @@ function finish(
       alphaSplit: p.mode === "dual" ? p.alphaSplit : null,
       sigma: p.mode === "global" ? (m.options[option ?? 0]?.sigma ?? null) : null,
       fallback: p.mode === "dual" ? p.fallback : null,
+      sampling: p.sampling,
+      targetRadius: p.targetRadius,
     },
+    certifiedAtTarget: p.targetRadius === null ? null : !abstained && radius >= p.targetRadius,
     stages,
     models: digestsOf(c, p.mode === "dual" ? (m.estimator?.chain ?? []) : [], option),
     noise: c.noise ?? NOISE,

@@ -1,6 +1,6 @@
 import type { NoisyClassifier } from "./model.js";
 import { argmax, type SampleHooks, sampleCounts } from "./sampler.js";
-import { lowerConfidenceBound, normalQuantile } from "./stats.js";
+import { lowerConfidenceBound, normalQuantile, upperConfidenceBound } from "./stats.js";
 import { type Stage, streamOf } from "./streams.js";
 
 export interface CertifySpec {
@@ -12,6 +12,15 @@ export interface CertifySpec {
   seed: number;
   /** Which noise streams to draw from (each stage of a dual certificate has its own). */
   stage: Stage;
+  /**
+   * Sequential looks (docs/sequential.md): cumulative estimation counts ending at n, each look's
+   * bound at alpha / looks.length. Absent: one look at n, Cohen et al.'s fixed n.
+   */
+  looks?: readonly number[] | undefined;
+  /** Stop at the first look whose radius reaches stopAt(cA): more draws would not be used. */
+  stopAt?: ((top: number) => number) | undefined;
+  /** Also stop at the first look from which the radius can no longer reach this target. */
+  target?: number | undefined;
 }
 
 export interface CertifyResult {
@@ -21,7 +30,7 @@ export interface CertifyResult {
   alpha: number;
   /** Class counts of the n0 selection draws; their argmax is the candidate class cA. */
   selectionCounts: number[];
-  /** Class counts of the n estimation draws. */
+  /** Class counts of the n estimation draws (fewer than asked when a sequential stage stopped). */
   counts: number[];
   /** The candidate class cA. */
   top: number;
@@ -32,13 +41,18 @@ export interface CertifyResult {
   abstained: boolean;
   /** sigma * PhiInv(pALower) (Cohen et al. 2019, Theorem 1); 0 when abstaining. */
   radius: number;
+  /** Noisy draws this stage took: n0 + n. */
+  draws: number;
+  /** The sequential schedule (pALower is at alpha / looks.length); null: fixed n. */
+  looks: number[] | null;
 }
 
 /**
  * CERTIFY (Cohen, Rosenfeld, Kolter 2019, Algorithm "certify"): pick cA from n0 selection draws,
  * count it over n fresh draws, and certify the L2 radius sigma * PhiInv(pA_lower) unless
  * pA_lower < 1/2. With probability at least 1 - alpha the smoothed classifier g returns cA at x and
- * at every point within the radius.
+ * at every point within the radius. With `looks`, the n draws come in looks on a fixed schedule,
+ * each bounded at alpha / looks.length, and the stage may stop at a look (docs/sequential.md).
  */
 export async function certify(
   model: NoisyClassifier,
@@ -54,18 +68,34 @@ export async function certify(
   );
   const top = argmax(selection);
   const onBatch = hooks.onBatch;
-  const estimation = await sampleCounts(
-    model,
-    { ...draws, stream: streamOf(spec.stage, "estimation"), num: spec.n },
-    { signal: hooks.signal, onBatch: onBatch && ((done) => onBatch(spec.n0 + done)) },
-  );
+  const looks = spec.looks ?? [spec.n];
+  // Bonferroni over the looks; one look spends all of alpha, exactly as fixed n.
+  const lookAlpha = spec.alpha / looks.length;
+  const estimation = new Uint32Array(model.classes);
+  let n = 0;
+  let pALower = 0;
+  for (const look of looks) {
+    const base = n;
+    // Draws base .. look - 1: the same draws fixed n takes, however the looks split them.
+    const counts = await sampleCounts(
+      model,
+      { ...draws, stream: streamOf(spec.stage, "estimation"), num: look - base, from: base },
+      { signal: hooks.signal, onBatch: onBatch && ((done) => onBatch(spec.n0 + base + done)) },
+    );
+    for (let c = 0; c < estimation.length; c++) estimation[c] = (estimation[c] ?? 0) + (counts[c] ?? 0);
+    n = look;
+    const nA = estimation[top] ?? 0;
+    pALower = lowerConfidenceBound(nA, n, lookAlpha);
+    if (n >= spec.n) break;
+    if (spec.stopAt && radiusOf(spec.sigma, pALower) >= spec.stopAt(top)) break;
+    if (spec.target !== undefined && cannotReach(spec, nA, n, lookAlpha, spec.target)) break;
+  }
   const nA = estimation[top] ?? 0;
-  const pALower = lowerConfidenceBound(nA, spec.n, spec.alpha);
   const abstained = pALower < 0.5;
   return {
     sigma: spec.sigma,
     n0: spec.n0,
-    n: spec.n,
+    n,
     alpha: spec.alpha,
     selectionCounts: Array.from(selection),
     counts: Array.from(estimation),
@@ -74,5 +104,23 @@ export async function certify(
     pALower,
     abstained,
     radius: abstained ? 0 : spec.sigma * normalQuantile(pALower),
+    draws: spec.n0 + n,
+    looks: spec.looks ? [...spec.looks] : null,
   };
+}
+
+function radiusOf(sigma: number, pALower: number): number {
+  return pALower < 0.5 ? 0 : sigma * normalQuantile(pALower);
+}
+
+/**
+ * The target is out of reach when even every remaining draw predicting cA leaves the last look's
+ * radius below it, or when the (1 - lookAlpha) upper bound on pA puts the radius below it. A
+ * stage that stops here claims nothing, so any rule would be sound; these two rarely stop a
+ * stage that would have reached the target.
+ */
+function cannotReach(spec: CertifySpec, nA: number, n: number, lookAlpha: number, target: number): boolean {
+  const best = lowerConfidenceBound(nA + spec.n - n, spec.n, lookAlpha);
+  if (radiusOf(spec.sigma, best) < target) return true;
+  return spec.sigma * normalQuantile(upperConfidenceBound(nA, n, lookAlpha)) < target;
 }

@@ -10,5 +10,6 @@ export * from "./noise.js";
 export * from "./parameters.js";
 export * from "./predict.js";
 export * from "./sampler.js";
+export * from "./sequential.js";
 export * from "./stats.js";
 export * from "./streams.js";

@@ -46,6 +46,20 @@ export const CertifyParameters = z.strictObject({
     .nullable()
     .optional()
     .describe("dual mode: option used with radius 0 when the estimator abstains; null abstains instead"),
+  sampling: z
+    .enum(["fixed", "sequential"])
+    .optional()
+    .describe(
+      "fixed: n estimation draws per stage; sequential: draws in looks on a fixed schedule with alpha split across them, stopping once more draws cannot change the answer (the estimator stage, and both stages with a targetRadius). Default: sequential when targetRadius is set, else fixed",
+    ),
+  targetRadius: z
+    .number()
+    .positive()
+    .finite()
+    .optional()
+    .describe(
+      "decide whether the input is certified at this L2 radius (certifiedAtTarget), with as few draws as the data allow",
+    ),
 });
 export type CertifyParameters = z.infer<typeof CertifyParameters>;
 
@@ -60,6 +74,8 @@ export interface ResolvedParameters {
   batchSize: number;
   seed: number;
   fallback: number | null;
+  sampling: "fixed" | "sequential";
+  targetRadius: number | null;
 }
 
 /** Validates parameters against the certifier and fills in its defaults. */
@@ -89,6 +105,8 @@ export function resolveParameters(manifest: Manifest, raw: unknown = {}): Resolv
     batchSize: p.batchSize ?? d.batchSize,
     seed: p.seed ?? randomSeed(),
     fallback,
+    sampling: p.sampling ?? (p.targetRadius === undefined ? "fixed" : "sequential"),
+    targetRadius: p.targetRadius ?? null,
   };
 }
 

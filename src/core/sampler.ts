@@ -18,6 +18,8 @@ export interface SampleSpec {
   stream: number;
   num: number;
   batchSize: number;
+  /** Index of the first draw (a later look of a sequential stage goes on from here); default 0. */
+  from?: number | undefined;
 }
 
 /**
@@ -32,6 +34,7 @@ export async function sampleCounts(
   hooks: SampleHooks = {},
 ): Promise<Uint32Array> {
   const counts = new Uint32Array(model.classes);
+  const from = spec.from ?? 0;
   let next = 0;
   let done = 0;
   let failed = false;
@@ -42,7 +45,7 @@ export async function sampleCounts(
       const count = Math.min(spec.batchSize, spec.num - first);
       next += count;
       const batch = await model
-        .countBatch({ x: spec.x, sigma: spec.sigma, seed: spec.seed, stream: spec.stream, first, count })
+        .countBatch({ x: spec.x, sigma: spec.sigma, seed: spec.seed, stream: spec.stream, first: from + first, count })
         .catch((e: unknown) => {
           // The other lanes start no new batch.
           failed = true;

@@ -28,3 +28,12 @@ export function binomialTestHalf(nA: number, nB: number): number {
   if (n === 0) return 1;
   return Math.min(1, 2 * binomialCdf(Math.min(nA, nB), n, 0.5));
 }
+
+/**
+ * One-sided (1 - alpha) Clopper-Pearson upper bound: the Beta(1 - alpha; nA + 1, n - nA) quantile;
+ * 1 when every trial succeeded.
+ */
+export function upperConfidenceBound(nA: number, n: number, alpha: number): number {
+  if (nA >= n) return 1;
+  return betaQuantile(1 - alpha, nA + 1, n - nA);
+}

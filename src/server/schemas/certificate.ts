@@ -20,7 +20,10 @@ export const StageReportSchema = z
   .strictObject({
     sigma: z.number().describe("noise level this stage was smoothed with"),
     n0: z.number().int().describe("selection draws"),
-    n: z.number().int().describe("estimation draws"),
+    n: z
+      .number()
+      .int()
+      .describe("estimation draws counted (fewer than parameters.n when a sequential stage stopped early)"),
     alpha: z.number().describe("share of alpha this stage spent"),
     selectionCounts: z.array(z.number().int()).describe("class counts of the n0 selection draws"),
     counts: z.array(z.number().int()).describe("class counts of the n estimation draws"),
@@ -29,6 +32,13 @@ export const StageReportSchema = z
     pALower: z.number().describe("one-sided (1 - alpha) lower confidence bound on P(f(x + eps) = cA)"),
     abstained: z.boolean(),
     radius: z.number().describe("sigma * PhiInv(pALower); 0 when abstaining"),
+    draws: z.number().int().describe("noisy draws this stage took: n0 + n"),
+    looks: z
+      .array(z.number().int())
+      .nullable()
+      .describe(
+        "sequential schedule: cumulative estimation draws at each look, pALower at alpha / looks.length; null: fixed n",
+      ),
     option: orNull(OptionRefSchema).describe(
       "the classifier option used (classifier stage) or chosen (estimator stage)",
     ),
@@ -59,7 +69,13 @@ export const CertificateSchema = z
       alphaSplit: z.number().nullable(),
       sigma: z.number().nullable(),
       fallback: z.number().int().nullable(),
+      sampling: z.enum(["fixed", "sequential"]),
+      targetRadius: z.number().nullable(),
     }),
+    certifiedAtTarget: z
+      .boolean()
+      .nullable()
+      .describe("with a targetRadius: whether the radius reaches it; null without one"),
     stages: z.strictObject({
       estimator: orNull(StageReportSchema),
       classifier: orNull(StageReportSchema),
