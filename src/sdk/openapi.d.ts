@@ -218,6 +218,13 @@ export interface components {
         seed: number;
         /** @description dual mode: option used with radius 0 when the estimator abstains; null abstains instead */
         fallback?: number | null;
+        /**
+         * @description fixed: n estimation draws per stage; sequential: draws in looks on a fixed schedule with alpha split across them, stopping once more draws cannot change the answer (the estimator stage, and both stages with a targetRadius). Default: sequential when targetRadius is set, else fixed
+         * @enum {string}
+         */
+        sampling?: "fixed" | "sequential";
+        /** @description decide whether the input is certified at this L2 radius (certifiedAtTarget), with as few draws as the data allow */
+        targetRadius?: number;
       };
       webhook: {
         url: string;
@@ -263,7 +270,12 @@ export interface components {
         alphaSplit: number | null;
         sigma: number | null;
         fallback: number | null;
+        /** @enum {string} */
+        sampling: "fixed" | "sequential";
+        targetRadius: number | null;
       };
+      /** @description with a targetRadius: whether the radius reaches it; null without one */
+      certifiedAtTarget: boolean | null;
       stages: {
         estimator: components["schemas"]["StageReport"] | null;
         classifier: components["schemas"]["StageReport"] | null;
@@ -283,7 +295,7 @@ export interface components {
       sigma: number;
       /** @description selection draws */
       n0: number;
-      /** @description estimation draws */
+      /** @description estimation draws counted (fewer than parameters.n when a sequential stage stopped early) */
       n: number;
       /** @description share of alpha this stage spent */
       alpha: number;
@@ -300,6 +312,10 @@ export interface components {
       abstained: boolean;
       /** @description sigma * PhiInv(pALower); 0 when abstaining */
       radius: number;
+      /** @description noisy draws this stage took: n0 + n */
+      draws: number;
+      /** @description sequential schedule: cumulative estimation draws at each look, pALower at alpha / looks.length; null: fixed n */
+      looks: number[] | null;
       /** @description the classifier option used (classifier stage) or chosen (estimator stage) */
       option: components["schemas"]["OptionRef"] | null;
     };
@@ -432,6 +448,13 @@ export interface components {
       seed?: number;
       /** @description dual mode: option used with radius 0 when the estimator abstains; null abstains instead */
       fallback?: number | null;
+      /**
+       * @description fixed: n estimation draws per stage; sequential: draws in looks on a fixed schedule with alpha split across them, stopping once more draws cannot change the answer (the estimator stage, and both stages with a targetRadius). Default: sequential when targetRadius is set, else fixed
+       * @enum {string}
+       */
+      sampling?: "fixed" | "sequential";
+      /** @description decide whether the input is certified at this L2 radius (certifiedAtTarget), with as few draws as the data allow */
+      targetRadius?: number;
     };
     Webhook: {
       /**
