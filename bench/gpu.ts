@@ -20,6 +20,7 @@ import {
   createSession,
   loadCertifier,
   localModelStore,
+  hasGpuDevice,
   type ProviderName,
   providerStatus,
 } from "../src/runtime/index.js";
@@ -192,7 +193,15 @@ certificate at n0 = 100 and n = ${N.toLocaleString("en-US")} (the ResNet: ${Math
 raw inference on a pre-made batch on the same provider and model.
 
 ${hardware()}
-
+${
+  hasGpuDevice()
+    ? ""
+    : `
+**No GPU on this machine**: the WebGPU rows, if any, ran on a software Vulkan adapter (Mesa's lavapipe),
+so they show that the providers work and what the noise costs beside the model there, not GPU speed.
+The GPU figures are missing until \`npm run bench:gpu\` runs where a GPU is.
+`
+}
 | provider | model | what | noise | rate (samples) | of raw |
 | --- | --- | --- | --- | ---: | ---: |
 ${rows.map((r) => `| ${r.join(" | ")} |`).join("\n")}
