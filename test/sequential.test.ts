@@ -1,0 +1,290 @@
+import { readFile, rm } from "node:fs/promises";
+import binomialCdf from "@stdlib/stats-base-dists-binomial-cdf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type Certificate,
+  certifyInput,
+  InputError,
+  type LoadedCertifier,
+  lookSchedule,
+  lowerConfidenceBound,
+  type NoisyClassifier,
+  radiusCap,
+  type StageReport,
+  upperConfidenceBound,
+} from "../src/core/index.js";
+import { loadCertifier, localModelStore } from "../src/runtime/index.js";
+import { twoDistances, writeHalfSpaceZoo } from "./helpers/halfspace.js";
+
+/* Sequential sampling (docs/sequential.md) on the half-space certifiers, whose exact radii are known. */
+
+/** The smallest k with P(Binomial(trials, p) > k) <= tail: more exceedances than k refute rate p. */
+function binomialUpper(trials: number, p: number, tail = 1e-6): number {
+  let k = 0;
+  while (1 - binomialCdf(k, trials, p) > tail) k++;
+  return k;
+}
+
+type Closable = LoadedCertifier & { close(): Promise<void> };
+let dir: string;
+let global: Closable;
+let dual: Closable;
+
+beforeAll(async () => {
+  dir = await writeHalfSpaceZoo();
+  const store = localModelStore(dir);
+  global = await loadCertifier(store, "halfspace", { providers: ["cpu"] });
+  dual = await loadCertifier(store, "dual-halfspace", { providers: ["cpu"] });
+});
+
+afterAll(async () => {
+  await Promise.all([global?.close(), dual?.close()]);
+  await rm(dir, { recursive: true, force: true });
+});
+
+const certifierOf = (id: string) => (id === "halfspace" ? global : dual);
+
+describe("the schedule", () => {
+  it("doubles up to n from a first look of at least 100 draws", () => {
+    expect(lookSchedule(10_000)).toEqual([157, 313, 625, 1250, 2500, 5000, 10_000]);
+    expect(lookSchedule(400)).toEqual([100, 200, 400]);
+    expect(lookSchedule(150)).toEqual([150]);
+    for (const n of [1, 99, 200, 1234, 99_999, 1_000_000]) {
+      const looks = lookSchedule(n);
+      expect(looks.at(-1)).toBe(n);
+      expect(looks[0]).toBeGreaterThanOrEqual(Math.min(n, 100));
+      for (let k = 1; k < looks.length; k++) expect(looks[k]).toBeGreaterThan(looks[k - 1] ?? 0);
+    }
+  });
+
+  it("caps a radius at the Clopper-Pearson bound of n agreeing draws, alpha^(1/n)", () => {
+    expect(lowerConfidenceBound(400, 400, 0.05)).toBeCloseTo(0.05 ** (1 / 400), 12);
+    expect(radiusCap(0.25, 400, 0.05)).toBeCloseTo(0.25 * 2.4341, 3);
+  });
+
+  it("the upper bound mirrors the lower one", () => {
+    for (const [nA, n, a] of [
+      [3, 100, 0.01],
+      [950, 1000, 0.001],
+      [0, 50, 0.1],
+    ] as const) {
+      expect(upperConfidenceBound(nA, n, a)).toBeCloseTo(1 - lowerConfidenceBound(n - nA, n, a), 12);
+    }
+    expect(upperConfidenceBound(10, 10, 0.01)).toBe(1);
+  });
+});
+
+describe("default parameters are fixed n, draw for draw", () => {
+  it("gives the certificates the engine gave before sequential sampling existed", async () => {
+    const cases = JSON.parse(
+      await readFile(new URL("./reference/fixed-n-certificates.json", import.meta.url), "utf8"),
+    ) as {
+      certifier: string;
+      distances: [number, number];
+      parameters: { n0: number; n: number };
+      radius: number;
+      stages: Certificate["stages"];
+    }[];
+    expect(cases).toHaveLength(4);
+    for (const c of cases) {
+      const withNewFields = (s: StageReport | null) =>
+        s && { ...s, draws: c.parameters.n0 + c.parameters.n, looks: null };
+      const x = twoDistances(...c.distances);
+      const cert = await certifyInput(certifierOf(c.certifier), x, c.parameters);
+      expect(cert.radius).toBe(c.radius);
+      expect(cert.stages).toEqual({
+        estimator: withNewFields(c.stages.estimator),
+        classifier: withNewFields(c.stages.classifier),
+      });
+      expect(cert.parameters.sampling).toBe("fixed");
+      expect(cert.parameters.targetRadius).toBeNull();
+      expect(cert.certifiedAtTarget).toBeNull();
+      const fixed = await certifyInput(certifierOf(c.certifier), x, { ...c.parameters, sampling: "fixed" });
+      expect(fixed).toEqual(cert);
+    }
+  });
+
+  it("sampling fixed with a target radius draws all n and only reports the target", async () => {
+    const x = twoDistances(0.3, 0.7);
+    const p = { n0: 100, n: 2000, alpha: 0.01, seed: 4 };
+    const plain = await certifyInput(global, x, p);
+    const fixed = await certifyInput(global, x, { ...p, sampling: "fixed", targetRadius: 0.25 });
+    expect(fixed.stages).toEqual(plain.stages);
+    expect(fixed.certifiedAtTarget).toBe(true);
+    expect(fixed.parameters).toMatchObject({ sampling: "fixed", targetRadius: 0.25 });
+  });
+});
+
+describe("a sequential stage counts the draws fixed n would", () => {
+  /** The real model, run with several batches in flight that finish in a shuffled order. */
+  const shuffled = (c: Closable): LoadedCertifier => {
+    const wrap = (m: NoisyClassifier): NoisyClassifier => ({
+      classes: m.classes,
+      parallelism: 4,
+      countBatch: async (spec) => {
+        await new Promise((r) => setTimeout(r, Math.random() * 5));
+        return m.countBatch(spec);
+      },
+    });
+    return {
+      ...c,
+      options: c.options.map(wrap),
+      estimator: c.estimator && wrap(c.estimator),
+    };
+  };
+
+  it("whatever the batch size and however many batches are in flight", async () => {
+    for (const [c, x] of [
+      [global, twoDistances(0.3, 0.6)],
+      [dual, twoDistances(-1.2, 0.35)],
+    ] as const) {
+      const p = { n0: 100, n: 10_000, alpha: 0.01, seed: 21, targetRadius: 0.3 };
+      const certs: Certificate[] = [];
+      for (const batchSize of [1000, 333, 77]) certs.push(await certifyInput(c, x, { ...p, batchSize }));
+      certs.push(await certifyInput(shuffled(c), x, { ...p, batchSize: 64 }));
+      for (const other of certs.slice(1)) expect(other).toEqual(certs[0]);
+      // The stopped stage holds exactly draws 0 .. n_k - 1: the counts of fixed n = n_k.
+      const k = certs[0]?.stages.classifier;
+      expect(k?.n).toBeLessThan(p.n);
+      expect(lookSchedule(p.n)).toContain(k?.n);
+      const fixed = await certifyInput(c, x, {
+        n0: 100,
+        n: k?.n ?? 0,
+        seed: 21,
+        mode: "global",
+        sigma: k?.sigma ?? 0,
+      });
+      expect(fixed.stages.classifier?.counts).toEqual(k?.counts);
+      const share = c === global ? 0.01 : 0.01 - 0.01 * 0.5;
+      expect(k?.pALower).toBe(lowerConfidenceBound(k?.nA ?? 0, k?.n ?? 0, share / 7));
+    }
+  });
+
+  it("reports progress up to the total even when it stops early", async () => {
+    const seen: number[] = [];
+    await certifyInput(
+      dual,
+      twoDistances(-1.2, 0.35),
+      { n0: 100, n: 10_000, seed: 2, sampling: "sequential", batchSize: 500 },
+      { onProgress: (p) => seen.push(p.done) },
+    );
+    expect(seen.at(-1)).toBe(2 * 10_100);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+  });
+});
+
+describe("soundness: 'certified' beyond the exact radius at most about alpha of the time", () => {
+  const trials = 200;
+  const alpha = 0.1;
+  const rate = async (
+    c: LoadedCertifier,
+    x: number[],
+    extra: object,
+    wrong: (cert: Certificate) => boolean,
+  ) => {
+    let exceed = 0;
+    for (let seed = 1; seed <= trials; seed++) {
+      if (wrong(await certifyInput(c, x, { n0: 50, n: 400, alpha, seed, ...extra }))) exceed++;
+    }
+    return exceed;
+  };
+
+  it("target mode, global: certified at eps where the exact radius is below eps", async () => {
+    // Exact radius 0.5; a target just beyond it is the hardest to refuse.
+    for (const eps of [0.52, 0.6]) {
+      const exceed = await rate(global, twoDistances(0, 0.5), { targetRadius: eps }, (c) => {
+        if (c.certifiedAtTarget) expect(c.radius).toBeGreaterThanOrEqual(eps);
+        return c.certifiedAtTarget === true;
+      });
+      expect(exceed).toBeLessThanOrEqual(binomialUpper(trials, alpha));
+    }
+    // Yet it certifies a target well inside the exact radius nearly always.
+    const certified = await rate(
+      global,
+      twoDistances(0, 0.5),
+      { targetRadius: 0.3 },
+      (c) => c.certifiedAtTarget === true,
+    );
+    expect(certified).toBeGreaterThan(trials * 0.9);
+  });
+
+  it("target mode, dual: both stages must reach eps", async () => {
+    // Exact min(R_sigma, R_c) = 0.4, once on each stage.
+    for (const [dE, dC] of [
+      [0.4, 0.9],
+      [-0.9, 0.4],
+    ] as const) {
+      const exceed = await rate(
+        dual,
+        twoDistances(dE, dC),
+        { targetRadius: 0.42 },
+        (c) => c.certifiedAtTarget === true,
+      );
+      expect(exceed).toBeLessThanOrEqual(binomialUpper(trials, alpha));
+    }
+  });
+
+  it("sequential estimator stage: radius beyond the exact min(R_sigma, R_c)", async () => {
+    // Routed to sigma 0.25: the estimator (sigma 0.5) passes the cap early where R_sigma is large.
+    for (const [dE, dC] of [
+      [-0.45, 0.9],
+      [-1.5, 0.4],
+    ] as const) {
+      const exact = Math.min(-dE, dC);
+      const exceed = await rate(
+        dual,
+        twoDistances(dE, dC),
+        { sampling: "sequential" },
+        (c) => c.radius > exact,
+      );
+      expect(exceed).toBeLessThanOrEqual(binomialUpper(trials, alpha));
+    }
+  });
+});
+
+describe("draws saved", () => {
+  const p = { n0: 100, n: 10_000, alpha: 0.001, seed: 8 };
+
+  it("target mode decides a clearly certifiable input with far fewer than n draws", async () => {
+    const cert = await certifyInput(global, twoDistances(0, 0.8), { ...p, targetRadius: 0.25 });
+    expect(cert.certifiedAtTarget).toBe(true);
+    expect(cert.radius).toBeGreaterThanOrEqual(0.25);
+    expect(cert.parameters.sampling).toBe("sequential");
+    const k = cert.stages.classifier;
+    expect(k?.looks).toEqual(lookSchedule(p.n));
+    expect(k?.n).toBeLessThanOrEqual(p.n / 10);
+    expect(k?.draws).toBe(p.n0 + (k?.n ?? 0));
+  });
+
+  it("target mode gives up early where the target is out of reach", async () => {
+    const cert = await certifyInput(global, twoDistances(0, 0.05), { ...p, targetRadius: 0.5 });
+    expect(cert.certifiedAtTarget).toBe(false);
+    expect(cert.stages.classifier?.n).toBeLessThanOrEqual(p.n / 10);
+  });
+
+  it("the estimator stops at the cap and the certificate stays that of fixed n", async () => {
+    const x = twoDistances(-1.5, 0.4);
+    const fixed = await certifyInput(dual, x, p);
+    const seq = await certifyInput(dual, x, { ...p, sampling: "sequential" });
+    const e = seq.stages.estimator;
+    expect(e?.n).toBeLessThanOrEqual(p.n / 4);
+    expect(e?.radius).toBeGreaterThanOrEqual(radiusCap(0.25, p.n, p.alpha / 2));
+    expect(seq.stages.classifier).toEqual(fixed.stages.classifier);
+    expect(seq.radius).toBe(fixed.radius);
+    expect(seq.certifiedAtTarget).toBeNull();
+  });
+});
+
+describe("bad parameters name the field", () => {
+  for (const [name, parameters, path] of [
+    ["unknown sampling", { sampling: "adaptive" }, ["sampling"]],
+    ["target radius of 0", { targetRadius: 0 }, ["targetRadius"]],
+    ["target radius not a number", { targetRadius: "1" }, ["targetRadius"]],
+  ] as const) {
+    it(name, async () => {
+      const run = certifyInput(dual, twoDistances(0.3, 0.6), parameters);
+      await expect(run).rejects.toBeInstanceOf(InputError);
+      await expect(run).rejects.toMatchObject({ path });
+    });
+  }
+});
