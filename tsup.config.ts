@@ -8,8 +8,8 @@ const entries = {
   "server/index": "src/server/index.ts",
   "sdk/index": "src/sdk/index.ts",
   "cli/index": "src/cli/index.ts",
-  // Not a subpath: the module of the certification threads, which the runner starts by file.
-  "server/jobs/thread": "src/server/jobs/thread.ts",
+  // Not a subpath: the module of the certification threads, which ThreadPool starts by file.
+  "runtime/threads/thread": "src/runtime/threads/thread.ts",
   // Not a subpath either: the image decoder's thread, which ImageDecoder starts by file.
   "runtime/image/worker": "src/runtime/image/worker.ts",
 };

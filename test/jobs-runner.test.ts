@@ -5,9 +5,9 @@ import { certifyInput } from "../src/core/certifier.js";
 import type { Progress } from "../src/core/sampler.js";
 import { loadCertifier } from "../src/runtime/certifier.js";
 import { localModelStore, type ModelStore } from "../src/runtime/model-store.js";
+import { ThreadPool } from "../src/runtime/threads/pool.js";
 import { JobFailure, jobProblemTypes } from "../src/server/jobs/errors.js";
 import { createRunner, decodeInput, type Runner } from "../src/server/jobs/runner.js";
-import { ThreadPool } from "../src/server/jobs/thread-pool.js";
 import { writeHalfSpaceZoo } from "./helpers/halfspace.js";
 import { halfSpaceSpec, until } from "./helpers/jobs.js";
 

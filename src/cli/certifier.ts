@@ -1,13 +1,13 @@
 import { dirname, resolve } from "node:path";
 import { type LoadedCertifier, loadCertifier } from "../runtime/certifier.js";
 import { localModelStore } from "../runtime/model-store.js";
-import { ThreadPool } from "../server/jobs/thread-pool.js";
+import { ThreadPool } from "../runtime/threads/pool.js";
 import type { Certification } from "./args.js";
 
 /**
  * The certifier of the manifest at `path`, its models looked up next to it: loaded on this thread,
  * or with `--workers` W > 1, on W certification threads that each certificate's batches spread
- * over (the service's thread pool; the certificate is the same).
+ * over (the runtime's thread pool, which the service uses too; the certificate is the same).
  */
 export async function openCertifier(path: string, c: Certification): Promise<LoadedCertifier> {
   // An absolute path always reads as a path, never as a manifest id.

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { InputError } from "../core/errors.js";
-import { ConfigError } from "../server/config.js";
+import { ConfigError } from "../runtime/config-error.js";
 import { certifyUsage } from "./args.js";
 import { certifyCommand } from "./certify.js";
 import { UsageError } from "./errors.js";

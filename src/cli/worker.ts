@@ -1,8 +1,9 @@
 import { createServer, type Server } from "node:http";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { ConfigError } from "../runtime/config-error.js";
 import { openModelStore } from "../runtime/open-model-store.js";
-import { ConfigEnv, ConfigError, loadConfig } from "../server/config.js";
+import { ConfigEnv, loadConfig } from "../server/config.js";
 import { createRedisWorker } from "../server/jobs/redis-worker.js";
 import { registry } from "../server/metrics.js";
 import { UsageError } from "./errors.js";

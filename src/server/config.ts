@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { NOISE_VERSIONS, type NoiseVersion } from "../core/noise.js";
+import { ConfigError } from "../runtime/config-error.js";
 import { type ProviderConfig, parseProviders } from "../runtime/providers.js";
 import { DEFAULT_RETENTION_MS } from "./jobs/record.js";
 import { type ApiKey, parseApiKey, TENANT } from "./middleware/auth.js";
@@ -289,10 +290,7 @@ export interface ServerConfig {
     | undefined;
 }
 
-/** A bad setting; the message names it. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
+export { ConfigError };
 
 /** Settings from `env` (process.env by default) with `overrides` (flags) on top. */
 export function loadConfig(

@@ -1,4 +1,7 @@
+import { type ErrorInfo, ThreadLostError, ThreadTaskError } from "../../runtime/threads/errors.js";
 import type { JobError } from "./types.js";
+
+export { abortError, isAbortError } from "../../runtime/threads/errors.js";
 
 /** Problem types of failed jobs, relative like the API's own (RFC 9457). */
 export const jobProblemTypes = {
@@ -24,12 +27,6 @@ export class QueueClosedError extends Error {
   }
 }
 
-/** An error from the engine, as it crosses a thread boundary: its class name and message. */
-export interface ErrorInfo {
-  name: string;
-  message: string;
-}
-
 /** The problem a failed certification shows, by the class of its error. */
 export function jobErrorOf(e: ErrorInfo): JobError {
   switch (e.name) {
@@ -47,10 +44,15 @@ export function jobErrorOf(e: ErrorInfo): JobError {
   }
 }
 
-export function isAbortError(e: unknown): boolean {
-  return e instanceof Error && e.name === "AbortError";
-}
-
-export function abortError(): Error {
-  return new DOMException("the job was canceled", "AbortError");
+/**
+ * The problem a failed certification shows, whatever threw: the runtime's thread errors are mapped
+ * here, and only here, to the API's problem types.
+ */
+export function jobErrorFrom(e: unknown): JobError {
+  if (e instanceof JobFailure) return e.problem;
+  if (e instanceof ThreadTaskError) return jobErrorOf(e.remote);
+  if (e instanceof ThreadLostError)
+    return { type: jobProblemTypes.internal, title: "Certification thread failed", detail: e.message };
+  const error = e instanceof Error ? e : new Error(String(e));
+  return jobErrorOf({ name: error.name, message: error.message });
 }

@@ -1,7 +1,7 @@
 import type { Certificate } from "../../core/certificate.js";
 import type { Progress } from "../../core/sampler.js";
 import { jobLatency, samplesTotal } from "../metrics.js";
-import { isAbortError, JobFailure, jobErrorOf } from "./errors.js";
+import { isAbortError, jobErrorFrom } from "./errors.js";
 import type { Runner } from "./runner.js";
 import type { Job, JobError } from "./types.js";
 
@@ -36,9 +36,7 @@ export async function execute(
       (certificate): Outcome => ({ status: "succeeded", certificate }),
       (e: unknown): Outcome => {
         if (isAbortError(e)) return { status: "stopped" };
-        if (e instanceof JobFailure) return { status: "failed", error: e.problem };
-        const error = e instanceof Error ? e : new Error(String(e));
-        return { status: "failed", error: jobErrorOf({ name: error.name, message: error.message }) };
+        return { status: "failed", error: jobErrorFrom(e) };
       },
     );
   const status = outcome.status === "stopped" ? "canceled" : outcome.status;

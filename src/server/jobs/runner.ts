@@ -6,8 +6,8 @@ import type { Progress } from "../../core/sampler.js";
 import type { NoiseMode } from "../../runtime/certifier.js";
 import type { ModelStore } from "../../runtime/model-store.js";
 import type { ProviderConfig } from "../../runtime/providers.js";
-import { abortError, isAbortError, JobFailure, jobErrorOf } from "./errors.js";
-import { ThreadPool } from "./thread-pool.js";
+import { ThreadPool } from "../../runtime/threads/pool.js";
+import { abortError, isAbortError, JobFailure, jobErrorFrom } from "./errors.js";
 import type { JobSpec } from "./types.js";
 
 export interface RunnerOptions {
@@ -52,7 +52,7 @@ export interface RunHooks {
 
 /**
  * Runs certifications: the algorithm on this thread, their batches of draws on a bounded pool of
- * threads (thread-pool.ts), so that inference never blocks the event loop.
+ * threads (src/runtime/threads/pool.ts), so that inference never blocks the event loop.
  */
 export interface Runner {
   readonly concurrency: number;
@@ -158,9 +158,9 @@ export function createRunner(options: RunnerOptions): Runner {
           detail: `${concurrency} thread(s), certifiers loaded: ${certifiers.join(", ")}`,
         };
       } catch (e) {
-        const detail = e instanceof JobFailure ? e.problem.detail : String(e);
-        warmed = { ready: false, detail: `cannot load certifiers: ${detail}` };
-        throw e;
+        const failure = failureOf(e);
+        warmed = { ready: false, detail: `cannot load certifiers: ${failure.message}` };
+        throw failure;
       }
     },
     readiness() {
@@ -177,7 +177,5 @@ export function createRunner(options: RunnerOptions): Runner {
 /** A job's error as the runner reports it: an AbortError once canceled, else a JobFailure. */
 function failureOf(e: unknown, signal?: AbortSignal): Error {
   if (signal?.aborted || isAbortError(e)) return abortError();
-  if (e instanceof JobFailure) return e;
-  const error = e instanceof Error ? e : new Error(String(e));
-  return new JobFailure(jobErrorOf({ name: error.name, message: error.message }));
+  return e instanceof JobFailure ? e : new JobFailure(jobErrorFrom(e));
 }

@@ -1,12 +1,12 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { Manifest } from "../../core/manifest.js";
-import { type LoadedCertifier, loadCertifier } from "../../runtime/certifier.js";
-import type { ModelStore } from "../../runtime/model-store.js";
+import { type LoadedCertifier, loadCertifier } from "../certifier.js";
+import type { ModelStore } from "../model-store.js";
 import type { FromThread, ThreadData, ToThread } from "./protocol.js";
 
 /**
  * A certification thread: it counts batches of draws, and onnxruntime's `session.run()` blocks its
- * event loop here, not the server's (the runner, on the main thread, runs the algorithm and spreads
+ * event loop here, not the server's (the pool's owner, on the main thread, runs the algorithm and spreads
  * the batches over the threads). Certifiers are loaded once and reused; the model store stays in
  * the main thread and is reached through messages, so any store (a folder, S3 with its cache)
  * serves every thread.

@@ -3,10 +3,10 @@ import type { Worker } from "node:worker_threads";
 import type { LoadedCertifier } from "../../core/certifier.js";
 import { estimatorRoutes, type Manifest } from "../../core/manifest.js";
 import type { DrawBatch, NoisyClassifier } from "../../core/model.js";
-import type { ModelStore } from "../../runtime/model-store.js";
-import { abortError, JobFailure, jobErrorOf, jobProblemTypes } from "./errors.js";
+import type { ModelStore } from "../model-store.js";
+import { abortError, ThreadLostError, ThreadTaskError } from "./errors.js";
 import type { ChainRef, FromThread, ThreadData, ToThread } from "./protocol.js";
-import { startThread } from "./thread-entry.js";
+import { startThread } from "./start.js";
 
 type Answer = Extract<FromThread, { type: "counts" | "loaded" }>;
 
@@ -67,7 +67,10 @@ export class ThreadPool {
     return this.#slots.length;
   }
 
-  /** Class counts of `batch` on `chain` of `certifier`; rejects at once when `signal` aborts. */
+  /**
+   * Class counts of `batch` on `chain` of `certifier`. Rejects with an AbortError at once when
+   * `signal` aborts, a ThreadTaskError when the engine failed, a ThreadLostError when the thread died.
+   */
   count(certifier: string, chain: ChainRef, batch: DrawBatch, signal?: AbortSignal): Promise<Uint32Array> {
     return new Promise((resolve, reject) => {
       if (this.#closed || signal?.aborted) return reject(abortError());
@@ -190,7 +193,7 @@ export class ThreadPool {
       const request = thread.outstanding.get(m.id);
       thread.outstanding.delete(m.id);
       if (thread.busy === request) thread.busy = null;
-      if (m.type === "failed") request?.reject(new JobFailure(jobErrorOf(m.error)));
+      if (m.type === "failed") request?.reject(new ThreadTaskError(m.error));
       else request?.resolve(m);
       this.#closeIfDone(thread);
       this.#pump();
@@ -199,11 +202,7 @@ export class ThreadPool {
     const lost = (detail: string) => {
       if (!this.#threads.delete(thread)) return;
       for (const s of this.#slots) if (s.thread === thread) s.thread = null;
-      const error = new JobFailure({
-        type: jobProblemTypes.internal,
-        title: "Certification thread failed",
-        detail,
-      });
+      const error = new ThreadLostError(detail);
       for (const request of thread.outstanding.values()) request.reject(error);
       thread.outstanding.clear();
       thread.busy = null;

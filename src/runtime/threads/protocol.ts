@@ -1,7 +1,7 @@
 import type { DrawBatch } from "../../core/model.js";
 import type { NoiseVersion } from "../../core/noise.js";
-import type { NoiseMode } from "../../runtime/certifier.js";
-import type { ProviderConfig } from "../../runtime/providers.js";
+import type { NoiseMode } from "../certifier.js";
+import type { ProviderConfig } from "../providers.js";
 import type { ErrorInfo } from "./errors.js";
 
 /** Messages between the runner (main thread) and a certification thread. */
