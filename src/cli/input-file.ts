@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
+import { parseNpyArray } from "../eval/npy.js";
 import { ImageError, imageDecoder, type RgbaImage } from "../runtime/image/index.js";
 import { UsageError } from "./errors.js";
 
@@ -76,39 +77,11 @@ export function parseRawFloat32(bytes: Uint8Array): Float32Array {
   return Float32Array.from({ length: bytes.byteLength / 4 }, (_, i) => view.getFloat32(4 * i, true));
 }
 
-const npyMagic = "\x93NUMPY";
-
 /** A `.npy` file (format 1.0 to 3.0) of little-endian float32 or float64 in C order. */
 export function parseNpy(bytes: Uint8Array): InputValues {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.byteLength < 10 || String.fromCharCode(...bytes.subarray(0, 6)) !== npyMagic) {
-    throw new Error("not a .npy file");
+  const array = parseNpyArray(bytes);
+  if (!(array.data instanceof Float32Array || array.data instanceof Float64Array)) {
+    throw new Error(`dtype "${array.descr}" is not supported; use little-endian float32 or float64`);
   }
-  const major = bytes[6];
-  const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const start = major === 1 ? 10 : 12;
-  const header = new TextDecoder().decode(bytes.subarray(start, start + headerLength));
-  const descr = /'descr':\s*'([^']*)'/.exec(header)?.[1];
-  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
-  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined)
-    throw new Error("bad .npy header");
-  if (fortran === "True") throw new Error("Fortran-ordered arrays are not supported; save a C-ordered array");
-  const shape = shapeText
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0)
-    .map(Number);
-  const size = shape.reduce((a, b) => a * b, 1);
-  const width = descr === "<f4" ? 4 : descr === "<f8" ? 8 : 0;
-  if (width === 0) throw new Error(`dtype "${descr}" is not supported; use little-endian float32 or float64`);
-  const offset = start + headerLength;
-  if (bytes.byteLength - offset !== size * width) {
-    throw new Error(
-      `shape (${shape.join(", ")}) needs ${size * width} data bytes; the file has ${bytes.byteLength - offset}`,
-    );
-  }
-  const read = (i: number) =>
-    width === 4 ? view.getFloat32(offset + 4 * i, true) : view.getFloat64(offset + 8 * i, true);
-  return { data: Float32Array.from({ length: size }, (_, i) => read(i)), shape };
+  return { data: Float32Array.from(array.data), shape: array.shape };
 }
