@@ -30,6 +30,10 @@ export const certificationUsage = `  --mode dual|global     default: dual when t
   --alpha A              probability that a certificate is wrong (default: the manifest's)
   --alpha-split F        dual mode: share of alpha spent on the estimator
   --batch-size B         draws per model call (never changes the result)
+  --sampling S           fixed (default: n draws per stage) or sequential (looks on a fixed
+                         schedule that stop once more draws cannot change the certificate)
+  --target-radius EPS    decide whether the input is certified at EPS with as few draws as the
+                         data allow (sequential unless --sampling fixed)
   --noise graph|host     where the noise is drawn (default graph)
   --generator G          noise generator: philox4x32-10 or squares32 (default: squares32 on a
                          GPU provider, philox4x32-10 on the CPU; a certificate names its own)
@@ -49,7 +53,7 @@ Certifies one input and prints the certificate as JSON on stdout.
   --seed K               noise seed (random when absent; recorded in the certificate)
 ${certificationUsage}`;
 
-const certificationStrings = ["manifest", "mode", "noise", "generator", "providers"] as const;
+const certificationStrings = ["manifest", "mode", "noise", "generator", "providers", "sampling"] as const;
 const certificationNumbers = [
   "sigma",
   "n",
@@ -58,6 +62,7 @@ const certificationNumbers = [
   "alpha-split",
   "batch-size",
   "seed",
+  "target-radius",
   "threads",
   "workers",
 ] as const;
@@ -136,6 +141,11 @@ export function certificationOf(flags: Flags<string, string>): Certification {
       alphaSplit: n["alpha-split"],
       batchSize: n["batch-size"],
       seed: n.seed,
+      sampling:
+        s.sampling === undefined
+          ? undefined
+          : oneOf("sampling", s.sampling, ["fixed", "sequential"] as const),
+      targetRadius: n["target-radius"],
     },
   };
 }

@@ -4,7 +4,7 @@ import { InputError } from "../core/errors.js";
 import { type CertifyParameters, type ResolvedParameters, resolveParameters } from "../core/parameters.js";
 import { type AccuracyPoint, accuracyTally, RADII } from "./accuracy.js";
 import type { ImageDataset } from "./dataset.js";
-import { drawsOf, type EvalRow, rowOf } from "./row.js";
+import { certificateDraws, drawsOf, type EvalRow, rowOf } from "./row.js";
 
 export interface EvaluateOptions {
   /** How many images: 0, skip, 2 skip, ... while they exist in the data set. */
@@ -113,7 +113,8 @@ export async function evaluate(
       },
     );
     const row = rowOf(cert, idx, label, (performance.now() - start) / 1000);
-    draws += drawsOf(row, parameters);
+    // From the certificate: a sequential stage may stop before n (rows of a resumed run assume n).
+    draws += certificateDraws(cert);
     tally.add(row);
     await hooks.onRow?.(row, cert);
     hooks.onProgress?.({ images: k + 1, total: indices.length });

@@ -55,3 +55,9 @@ export function drawsOf(row: EvalRow, parameters: { n0: number; n: number }): nu
   const stages = row.dual ? (row.dual.sigma === null ? 1 : 2) : 1;
   return stages * (parameters.n0 + parameters.n);
 }
+
+/** Noisy draws a certificate took: each stage's n0 plus the estimation draws it counted. */
+export function certificateDraws(cert: Certificate): number {
+  const { estimator, classifier } = cert.stages;
+  return (estimator?.draws ?? 0) + (classifier?.draws ?? 0);
+}
