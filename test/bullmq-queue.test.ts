@@ -7,6 +7,12 @@ import { Redis } from "ioredis";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localModelStore, type ModelStore } from "../src/runtime/model-store.js";
+import {
+  IdempotencyInFlightError,
+  IdempotencyMismatchError,
+  type Job,
+  type JobQueue,
+} from "../src/server/contract/jobs.js";
 import { createRedisQueue, type RedisQueueOptions } from "../src/server/jobs/bullmq.js";
 import { newJob } from "../src/server/jobs/record.js";
 import { RedisIdempotency } from "../src/server/jobs/redis-idempotency.js";
@@ -15,12 +21,6 @@ import { RedisTurns, turnsKeys } from "../src/server/jobs/redis-turns.js";
 import { createRedisWorker, type RedisWorker } from "../src/server/jobs/redis-worker.js";
 import { createRunner, type Runner } from "../src/server/jobs/runner.js";
 import { costOf, Turns } from "../src/server/jobs/turns.js";
-import {
-  IdempotencyInFlightError,
-  IdempotencyMismatchError,
-  type Job,
-  type JobQueue,
-} from "../src/server/jobs/types.js";
 import { writeHalfSpaceZoo } from "./helpers/halfspace.js";
 import { expectCapUnderLoad, expectQueuedCap, halfSpaceSpec, until } from "./helpers/jobs.js";
 import { type RedisServer, startRedis } from "./helpers/redis.js";

@@ -3,17 +3,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localModelStore, type ModelStore } from "../src/runtime/model-store.js";
-import { createEmbeddedQueue, type EmbeddedQueueOptions } from "../src/server/jobs/embedded.js";
-import { jobProblemTypes, QueueClosedError } from "../src/server/jobs/errors.js";
-import { Journal, journalFile } from "../src/server/jobs/journal.js";
-import { createRunner, type Runner } from "../src/server/jobs/runner.js";
 import {
   IdempotencyInFlightError,
   IdempotencyMismatchError,
   type Job,
   type JobQueue,
-} from "../src/server/jobs/types.js";
-import { registry, scrape } from "../src/server/metrics.js";
+} from "../src/server/contract/jobs.js";
+import { createEmbeddedQueue, type EmbeddedQueueOptions } from "../src/server/jobs/embedded.js";
+import { jobProblemTypes, QueueClosedError } from "../src/server/jobs/errors.js";
+import { Journal, journalFile } from "../src/server/jobs/journal.js";
+import { createRunner, type Runner } from "../src/server/jobs/runner.js";
+import { registry, scrape } from "../src/server/metrics/registry.js";
 import { writeHalfSpaceZoo } from "./helpers/halfspace.js";
 import { expectCapUnderLoad, expectQueuedCap, halfSpaceSpec, until } from "./helpers/jobs.js";
 

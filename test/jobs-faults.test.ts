@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localModelStore, type ModelStore } from "../src/runtime/model-store.js";
+import type { Job, JobQueue } from "../src/server/contract/jobs.js";
 import { createEmbeddedQueue } from "../src/server/jobs/embedded.js";
 import { createRunner, type Runner } from "../src/server/jobs/runner.js";
-import type { Job, JobQueue } from "../src/server/jobs/types.js";
 import { writeHalfSpaceZoo } from "./helpers/halfspace.js";
 import { halfSpaceSpec } from "./helpers/jobs.js";
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCloudWatchMetrics } from "../src/server/cloudwatch.js";
 import { loadConfig } from "../src/server/config.js";
-import type { JobSpec } from "../src/server/jobs/types.js";
+import type { JobSpec } from "../src/server/contract/jobs.js";
 import {
   type CloudWatchReceiver,
   metricValue,

@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localModelStore } from "../src/runtime/model-store.js";
+import type { Job, JobEvent, JobQueue } from "../src/server/contract/jobs.js";
 import { createEmbeddedQueue } from "../src/server/jobs/embedded.js";
 import { createRunner, type Runner } from "../src/server/jobs/runner.js";
-import type { Job, JobEvent, JobQueue } from "../src/server/jobs/types.js";
 import { owedAttempt, type WebhookOptions } from "../src/server/webhooks/dispatcher.js";
 import type { WebhookPayload } from "../src/server/webhooks/payload.js";
 import {

@@ -5,7 +5,7 @@ import { ConfigError } from "../runtime/config-error.js";
 import { openModelStore } from "../runtime/open-model-store.js";
 import { ConfigEnv, loadConfig } from "../server/config.js";
 import { createRedisWorker } from "../server/jobs/redis-worker.js";
-import { registry } from "../server/metrics.js";
+import { registry } from "../server/metrics/registry.js";
 import { UsageError } from "./errors.js";
 
 /** Settings of a worker process beyond the server's (config.ts), also from the environment. */

@@ -1,6 +1,6 @@
 import { CloudWatchClient, type MetricDatum, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import type { JobCounts, JobQueue } from "./contract/jobs.js";
 import { type FailureLedger, memoryFailureLedger } from "./failure-ledger.js";
-import type { JobCounts, JobQueue } from "./jobs/types.js";
 
 /**
  * The queue metrics that the deployment scales and alarms on (infra/lib/metrics.ts names them),

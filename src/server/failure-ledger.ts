@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
+import type { JobQueue } from "./contract/jobs.js";
 import { redisKeys } from "./jobs/redis-records.js";
-import type { JobQueue } from "./jobs/types.js";
 
 /**
  * How many failed jobs a metrics publisher has reported, against the queue's count of failed jobs.

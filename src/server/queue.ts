@@ -1,8 +1,8 @@
 import type { ModelStore } from "../runtime/model-store.js";
 import type { ServerConfig } from "./config.js";
+import type { JobQueue } from "./contract/jobs.js";
 import { createRedisQueue } from "./jobs/bullmq.js";
 import { createEmbeddedQueue } from "./jobs/embedded.js";
-import type { JobQueue } from "./jobs/types.js";
 
 /**
  * The queue the configuration selects: BullMQ on REDIS_URL (with a local worker unless

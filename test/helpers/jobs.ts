@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { expect } from "vitest";
 import type { CertifyParameters } from "../../src/core/parameters.js";
-import { type JobQueue, type JobSpec, QueueFullError } from "../../src/server/jobs/types.js";
+import { type JobQueue, type JobSpec, QueueFullError } from "../../src/server/contract/jobs.js";
 import { SHAPE, twoDistances } from "./halfspace.js";
 
 /** A job spec for the half-space zoo (test/helpers/halfspace.ts), as the API would hand it over. */

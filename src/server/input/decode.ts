@@ -3,7 +3,7 @@ import { InputError } from "../../core/errors.js";
 import { validateInput } from "../../core/input.js";
 import type { Manifest } from "../../core/manifest.js";
 import { ImageError, imageDecoder, imageToInput } from "../../runtime/image/index.js";
-import type { JobSpec } from "../jobs/types.js";
+import type { JobSpec } from "../contract/jobs.js";
 import type { CertifyRequest } from "../schemas/certify-request.js";
 import { decodeBase64, float32FromBase64, float32ToBase64 } from "./tensor.js";
 

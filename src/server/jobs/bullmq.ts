@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
+import { type Job, type JobQueue, type JobStatus, QueueFullError, TERMINAL } from "../contract/jobs.js";
 import type { WebhookOptions } from "../webhooks/dispatcher.js";
 import { QueueClosedError } from "./errors.js";
 import { DEFAULT_RETENTION_MS, newJob } from "./record.js";
@@ -15,7 +16,6 @@ import {
   type RedisWorker,
   type RedisWorkerOptions,
 } from "./redis-worker.js";
-import { type Job, type JobQueue, type JobStatus, QueueFullError, TERMINAL } from "./types.js";
 
 export interface RedisQueueOptions {
   redisUrl: string;

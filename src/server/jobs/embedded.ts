@@ -1,12 +1,5 @@
 import { EventEmitter } from "node:events";
-import { createDispatcher, type WebhookOptions } from "../webhooks/dispatcher.js";
-import { eventOf } from "../webhooks/payload.js";
-import { QueueClosedError } from "./errors.js";
-import { execute } from "./execute.js";
-import { Journal, type JournalRecord, journalFile } from "./journal.js";
-import { DEFAULT_RETENTION_MS, decodeCursor, encodeCursor, newJob, zeroCounts } from "./record.js";
-import { type RunnerSettings, runnerOf } from "./runner.js";
-import { costOf, Turns } from "./turns.js";
+import { decodeCursor, encodeCursor } from "../contract/cursor.js";
 import {
   ANONYMOUS,
   IdempotencyInFlightError,
@@ -16,7 +9,15 @@ import {
   type JobStatus,
   QueueFullError,
   TERMINAL,
-} from "./types.js";
+} from "../contract/jobs.js";
+import { createDispatcher, type WebhookOptions } from "../webhooks/dispatcher.js";
+import { eventOf } from "../webhooks/payload.js";
+import { QueueClosedError } from "./errors.js";
+import { execute } from "./execute.js";
+import { Journal, type JournalRecord, journalFile } from "./journal.js";
+import { DEFAULT_RETENTION_MS, newJob, zeroCounts } from "./record.js";
+import { type RunnerSettings, runnerOf } from "./runner.js";
+import { costOf, Turns } from "./turns.js";
 
 /** `store`, `concurrency` (jobs at once, default 1), `threads`, `providers`, `noise`: for the runner this queue makes unless given one. */
 export interface EmbeddedQueueOptions extends RunnerSettings {

@@ -1,5 +1,5 @@
 import { type ErrorInfo, ThreadLostError, ThreadTaskError } from "../../runtime/threads/errors.js";
-import type { JobError } from "./types.js";
+import type { JobError } from "../contract/jobs.js";
 
 export { abortError, isAbortError } from "../../runtime/threads/errors.js";
 

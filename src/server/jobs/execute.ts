@@ -1,9 +1,9 @@
 import type { Certificate } from "../../core/certificate.js";
 import type { Progress } from "../../core/sampler.js";
-import { jobLatency, samplesTotal } from "../metrics.js";
+import type { Job, JobError } from "../contract/jobs.js";
+import { jobLatency, samplesTotal } from "../metrics/registry.js";
 import { isAbortError, jobErrorFrom } from "./errors.js";
 import type { Runner } from "./runner.js";
-import type { Job, JobError } from "./types.js";
 
 /** How a run ended: a terminal state, or `stopped` when its signal aborted. */
 export type Outcome =

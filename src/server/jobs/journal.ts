@@ -1,6 +1,6 @@
 import { type FileHandle, mkdir, open, readFile, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { Job } from "./types.js";
+import type { Job } from "../contract/jobs.js";
 
 /** One line of the journal: a job's state after a change, and the idempotency key it was created under. */
 export interface JournalRecord {

@@ -1,5 +1,6 @@
+import { JOB_STATUSES } from "../contract/job-schemas.js";
+import { ANONYMOUS, type Job, type JobCounts, type JobSpec } from "../contract/jobs.js";
 import { newJobId } from "./ids.js";
-import { ANONYMOUS, type Job, type JobCounts, type JobSpec } from "./types.js";
 
 /** How long a finished job is kept, unless configured otherwise (JOB_RETENTION): 7 days. */
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
@@ -23,16 +24,5 @@ export function newJob(spec: JobSpec, owner = ANONYMOUS, now = new Date()): Job 
 }
 
 export function zeroCounts(): JobCounts {
-  return { queued: 0, running: 0, succeeded: 0, failed: 0, canceled: 0 };
-}
-
-/** Cursors are opaque to clients: the last id of a page, in base64url. */
-export function encodeCursor(lastId: string): string {
-  return Buffer.from(lastId).toString("base64url");
-}
-
-/** The id a cursor stands for, or null for a cursor this service did not make. */
-export function decodeCursor(cursor: string): string | null {
-  const id = Buffer.from(cursor, "base64url").toString();
-  return /^[0-9a-f-]{36}$/.test(id) ? id : null;
+  return Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as JobCounts;
 }

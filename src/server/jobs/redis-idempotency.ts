@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
+import { IdempotencyInFlightError, IdempotencyMismatchError } from "../contract/jobs.js";
 import type { RedisKeys } from "./redis-records.js";
-import { IdempotencyInFlightError, IdempotencyMismatchError } from "./types.js";
 
 /** What an Idempotency-Key stands for: the request's body and the job it made, once enqueued. */
 interface KeyRecord {

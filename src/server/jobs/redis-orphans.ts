@@ -1,5 +1,5 @@
+import type { Job } from "../contract/jobs.js";
 import type { RedisRecords } from "./redis-records.js";
-import type { Job } from "./types.js";
 
 /** Queued records looked at per sweep: the oldest, where a record that nothing runs ends up. */
 const OLDEST = 100;

@@ -1,5 +1,5 @@
 import type { ChainableCommander, Redis } from "ioredis";
-import { decodeCursor, encodeCursor, zeroCounts } from "./record.js";
+import { decodeCursor, encodeCursor } from "../contract/cursor.js";
 import {
   ANONYMOUS,
   type Job,
@@ -9,7 +9,8 @@ import {
   type ListQuery,
   TERMINAL,
   type WebhookDelivery,
-} from "./types.js";
+} from "../contract/jobs.js";
+import { zeroCounts } from "./record.js";
 
 const STATUSES: JobStatus[] = ["queued", "running", "succeeded", "failed", "canceled"];
 

@@ -1,8 +1,8 @@
 import type { Queue } from "bullmq";
 import type { ChainableCommander, Redis } from "ioredis";
+import type { Job } from "../contract/jobs.js";
 import { redisKeys } from "./redis-records.js";
 import { costOf } from "./turns.js";
-import type { Job } from "./types.js";
 
 /** Jobs kept waiting on BullMQ for the next free worker, unless configured otherwise. */
 export const READY_JOBS = 2;

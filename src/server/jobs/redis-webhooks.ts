@@ -1,7 +1,7 @@
 import { type ConnectionOptions, Queue, Worker } from "bullmq";
+import type { Job, JobEvent } from "../contract/jobs.js";
 import { attemptDelivery, type WebhookOptions, wants } from "../webhooks/dispatcher.js";
 import type { RedisRecords } from "./redis-records.js";
-import type { Job, JobEvent } from "./types.js";
 
 const QUEUE = "webhooks";
 

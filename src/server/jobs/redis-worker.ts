@@ -1,6 +1,7 @@
 import { type Job as BullJob, DelayedError, Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { Progress } from "../../core/sampler.js";
+import { type Job, type JobEvent, type JobStatus, TERMINAL } from "../contract/jobs.js";
 import type { WebhookOptions } from "../webhooks/dispatcher.js";
 import { jobProblemTypes } from "./errors.js";
 import { execute } from "./execute.js";
@@ -9,7 +10,6 @@ import { RedisRecords } from "./redis-records.js";
 import { RedisTurns } from "./redis-turns.js";
 import { webhookQueue, webhookWorker } from "./redis-webhooks.js";
 import { type RunnerSettings, runnerOf } from "./runner.js";
-import { type Job, type JobEvent, type JobStatus, TERMINAL } from "./types.js";
 
 export const CERTIFY_QUEUE = "certify";
 

@@ -7,8 +7,8 @@ import type { NoiseMode } from "../../runtime/certifier.js";
 import type { ModelStore } from "../../runtime/model-store.js";
 import type { ProviderConfig } from "../../runtime/providers.js";
 import { ThreadPool } from "../../runtime/threads/pool.js";
+import type { JobSpec } from "../contract/jobs.js";
 import { abortError, isAbortError, JobFailure, jobErrorFrom } from "./errors.js";
-import type { JobSpec } from "./types.js";
 
 export interface RunnerOptions {
   /** Where certifiers' manifests and models come from; read from the main thread only. */

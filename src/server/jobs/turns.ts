@@ -1,4 +1,4 @@
-import type { JobSpec } from "./types.js";
+import type { JobSpec } from "../contract/jobs.js";
 
 /**
  * What a job costs in the turns below: the draws it asks for, n0 + n per stage, over its tenant's

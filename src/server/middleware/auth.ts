@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
+import { ANONYMOUS } from "../contract/jobs.js";
 import type { AppEnv } from "../env.js";
-import { ANONYMOUS } from "../jobs/types.js";
 import { problem, problemTypes } from "./problem.js";
 
 /** An accepted API key: the sha256 of the key (never the key itself) and the tenant it acts for. */

@@ -4,8 +4,6 @@ import type { Context } from "hono";
 import { InputError } from "../../core/errors.js";
 import type { Manifest } from "../../core/manifest.js";
 import { type CertifyParameters, type ResolvedParameters, resolveParameters } from "../../core/parameters.js";
-import type { AppEnv } from "../env.js";
-import { decodeInput } from "../input/decode.js";
 import {
   IdempotencyInFlightError,
   IdempotencyMismatchError,
@@ -15,7 +13,9 @@ import {
   type JobSpec,
   QueueFullError,
   TERMINAL,
-} from "../jobs/types.js";
+} from "../contract/jobs.js";
+import type { AppEnv } from "../env.js";
+import { decodeInput } from "../input/decode.js";
 import { jsonOnly } from "../middleware/json-only.js";
 import { ProblemError, problem, problemTypes } from "../middleware/problem.js";
 import { fieldError, validationHook, validationProblem } from "../middleware/validation.js";

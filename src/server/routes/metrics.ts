@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.js";
-import { registry, scrape } from "../metrics.js";
+import { registry, scrape } from "../metrics/registry.js";
 import { problemResponse } from "../schemas/problem.js";
 import { commonErrors, security } from "./errors.js";
 

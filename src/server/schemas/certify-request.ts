@@ -1,7 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { CertifyParameters } from "../../core/parameters.js";
 
-export const JOB_EVENTS = ["job.running", "job.succeeded", "job.failed", "job.canceled"] as const;
+import { JOB_EVENTS } from "../contract/job-schemas.js";
+
+export { JOB_EVENTS };
 
 export const TensorInputSchema = z
   .strictObject({

@@ -1,30 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import { CertifyParameters } from "../../core/parameters.js";
-import { decodeCursor } from "../jobs/record.js";
+import { decodeCursor } from "../contract/cursor.js";
+import { DeliverySchema, JobErrorSchema, JobEventSchema, JobStatusSchema } from "../contract/job-schemas.js";
 import { CertificateSchema } from "./certificate.js";
-import { JOB_EVENTS, MetadataSchema } from "./certify-request.js";
+import { MetadataSchema } from "./certify-request.js";
 import { orNull } from "./or-null.js";
 
-export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "canceled"] as const;
-
-export const JobStatusSchema = z.enum(JOB_STATUSES).openapi("JobStatus");
-
-export const DeliverySchema = z
-  .object({
-    id: z.string().describe("the Standard Webhooks webhook-id, the same for every attempt of one event"),
-    event: z.enum(JOB_EVENTS),
-    attempt: z.number().int(),
-    at: z.string().describe("when the attempt was made (ISO 8601)"),
-    status: z.number().int().nullable().describe("the receiver's HTTP status; null when unreachable"),
-    ok: z.boolean(),
-    error: z.string().optional(),
-  })
-  .openapi("WebhookDelivery");
-
-export const JobErrorSchema = z
-  .object({ type: z.string(), title: z.string(), detail: z.string() })
-  .describe("why the job failed, as an RFC 9457 problem")
-  .openapi("JobError");
+export { DeliverySchema, JOB_STATUSES, JobErrorSchema, JobStatusSchema } from "../contract/job-schemas.js";
 
 export const JobSchema = z
   .object({
@@ -46,7 +28,7 @@ export const JobSchema = z
     parameters: CertifyParameters.extend({ seed: z.number().int() }).describe(
       "the parameters as sent, with the seed fixed at submission",
     ),
-    webhook: z.object({ url: z.string(), events: z.array(z.enum(JOB_EVENTS)) }).nullable(),
+    webhook: z.object({ url: z.string(), events: z.array(JobEventSchema) }).nullable(),
     metadata: orNull(MetadataSchema),
     cancelRequested: z.boolean(),
     certificate: orNull(CertificateSchema).describe("the certificate, once the job succeeded"),

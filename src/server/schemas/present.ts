@@ -1,7 +1,13 @@
-import type { Job } from "../jobs/types.js";
+import type { z } from "@hono/zod-openapi";
+import type { Job } from "../contract/jobs.js";
+import type { JobSchema } from "./job.js";
 
-/** A job as the API shows it: its spec flattened, and the input reduced to its shape and digest. */
-export function presentJob(job: Job) {
+/**
+ * A job as the API shows it: its spec flattened, and the input reduced to its shape and digest.
+ * Typed by the API's schema, so that the stored job (hand-written: it keeps the spec and owner the
+ * API does not show) cannot drift from what the API promises without failing to compile.
+ */
+export function presentJob(job: Job): z.infer<typeof JobSchema> {
   const { spec } = job;
   return {
     id: job.id,

@@ -1,4 +1,4 @@
-import type { Job, JobEvent, WebhookDelivery } from "../jobs/types.js";
+import type { Job, JobEvent, WebhookDelivery } from "../contract/jobs.js";
 import { deliverOnce } from "./deliver.js";
 import { messageId, webhookPayload } from "./payload.js";
 import { secretKey, tenantSecret } from "./signature.js";

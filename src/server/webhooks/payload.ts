@@ -1,4 +1,4 @@
-import type { Job, JobEvent } from "../jobs/types.js";
+import type { Job, JobEvent } from "../contract/jobs.js";
 import { presentJob } from "../schemas/present.js";
 
 /** Standard Webhooks' payload shape: the event type, when it happened, and the job. */

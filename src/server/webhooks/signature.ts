@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync } from "node:crypto";
-import { ANONYMOUS } from "../jobs/types.js";
+import { ANONYMOUS } from "../contract/jobs.js";
 
 const prefix = "whsec_";
 

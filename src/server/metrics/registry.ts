@@ -6,7 +6,7 @@ import {
   type MetricValue,
   Registry,
 } from "prom-client";
-import type { JobCounts, JobQueue, JobStatus } from "./jobs/types.js";
+import type { JobCounts, JobQueue, JobStatus } from "../contract/jobs.js";
 
 /**
  * The service's Prometheus metrics, in one registry. The job runner updates `jobLatency` and

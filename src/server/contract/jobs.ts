@@ -1,16 +1,22 @@
 import type { Certificate } from "../../core/certificate.js";
 import type { CertifyParameters } from "../../core/parameters.js";
+import {
+  type JobError,
+  type JobEvent,
+  type JobStatus,
+  TERMINAL_STATUSES,
+  type WebhookDelivery,
+} from "./job-schemas.js";
 
 /**
  * The contract between the HTTP API and the job backends (the embedded, journaled queue and
  * BullMQ on Redis). Everything here is plain JSON so that it can be journaled and sent to Redis.
+ * The parts the API shows are inferred from their zod schemas (job-schemas.ts).
  */
 
-export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "canceled";
-export const TERMINAL: readonly JobStatus[] = ["succeeded", "failed", "canceled"];
+export type { JobError, JobEvent, JobStatus, WebhookDelivery };
 
-/** Webhook events a job can emit; a webhook's filter is a subset. */
-export type JobEvent = "job.running" | "job.succeeded" | "job.failed" | "job.canceled";
+export const TERMINAL: readonly JobStatus[] = TERMINAL_STATUSES;
 
 /** What the API hands to a backend once the request is validated. */
 export interface JobSpec {
@@ -21,25 +27,6 @@ export interface JobSpec {
   parameters: CertifyParameters & { seed: number };
   webhook?: { url: string; events: JobEvent[] } | undefined;
   metadata?: Record<string, string> | undefined;
-}
-
-export interface WebhookDelivery {
-  /** The Standard Webhooks `webhook-id` (the same for every attempt of one event). */
-  id: string;
-  event: JobEvent;
-  attempt: number;
-  at: string;
-  /** HTTP status of the receiver, or null when it could not be reached. */
-  status: number | null;
-  ok: boolean;
-  error?: string | undefined;
-}
-
-/** An RFC 9457 problem, stored on a failed job. */
-export interface JobError {
-  type: string;
-  title: string;
-  detail: string;
 }
 
 /** The owner of jobs submitted without an API key (on loopback, with no keys configured). */
