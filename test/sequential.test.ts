@@ -273,6 +273,16 @@ describe("draws saved", () => {
     expect(seq.radius).toBe(fixed.radius);
     expect(seq.certifiedAtTarget).toBeNull();
   });
+
+  it("the estimator keeps one look where the cap is out of reach before n, as fixed n", async () => {
+    // Routed to sigma 0.5, the estimator's own sigma: only all n draws could reach the cap.
+    const x = twoDistances(1.5, 0.4);
+    const fixed = await certifyInput(dual, x, p);
+    const seq = await certifyInput(dual, x, { ...p, sampling: "sequential" });
+    expect(seq.stages.estimator?.looks).toEqual([p.n]);
+    expect({ ...seq.stages.estimator, looks: null }).toEqual(fixed.stages.estimator);
+    expect(seq.radius).toBe(fixed.radius);
+  });
 });
 
 describe("bad parameters name the field", () => {

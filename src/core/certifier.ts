@@ -6,7 +6,7 @@ import type { NoisyClassifier } from "./model.js";
 import { NOISE, type NoiseVersion } from "./noise.js";
 import { type CertifyParameters, type ResolvedParameters, resolveParameters } from "./parameters.js";
 import type { Progress } from "./sampler.js";
-import { lookSchedule, radiusCap } from "./sequential.js";
+import { lookSchedule, radiusCap, reachableLooks } from "./sequential.js";
 
 /** A certifier ready to run: its manifest and a NoisyClassifier per model chain. */
 export interface LoadedCertifier {
@@ -94,7 +94,18 @@ export async function certifyInput(
     const cap = sigmaC === undefined ? Number.POSITIVE_INFINITY : radiusCap(sigmaC, p.n, capAlpha);
     return Math.min(cap, target ?? Number.POSITIVE_INFINITY);
   };
-  const est = await run(estimator, e.sigma, alphaE, "estimator", looks ? { looks, stopAt, target } : {});
+  // Without a target only the cap stops the estimator: keep the looks where it can (for sigma_e <= sigma_c, none).
+  const estimatorLooks =
+    looks && target === undefined
+      ? (top: number) => reachableLooks(e.sigma, looks, alphaE, stopAt(top))
+      : looks;
+  const est = await run(
+    estimator,
+    e.sigma,
+    alphaE,
+    "estimator",
+    estimatorLooks ? { looks: estimatorLooks, stopAt, target } : {},
+  );
   const routed = est.abstained ? p.fallback : (routes[est.top] ?? null);
   const estReport = report(est, routed === null ? null : optionRef(m, routed));
   if (routed === null) {

@@ -14,9 +14,10 @@ export interface CertifySpec {
   stage: Stage;
   /**
    * Sequential looks (docs/sequential.md): cumulative estimation counts ending at n, each look's
-   * bound at alpha / looks.length. Absent: one look at n, Cohen et al.'s fixed n.
+   * bound at alpha / looks.length, or a function of cA giving them. Absent: one look at n, Cohen et
+   * al.'s fixed n.
    */
-  looks?: readonly number[] | undefined;
+  looks?: readonly number[] | ((top: number) => readonly number[]) | undefined;
   /** Stop at the first look whose radius reaches stopAt(cA): more draws would not be used. */
   stopAt?: ((top: number) => number) | undefined;
   /** Also stop at the first look from which the radius can no longer reach this target. */
@@ -68,7 +69,7 @@ export async function certify(
   );
   const top = argmax(selection);
   const onBatch = hooks.onBatch;
-  const looks = spec.looks ?? [spec.n];
+  const looks = (typeof spec.looks === "function" ? spec.looks(top) : spec.looks) ?? [spec.n];
   // Bonferroni over the looks; one look spends all of alpha, exactly as fixed n.
   const lookAlpha = spec.alpha / looks.length;
   const estimation = new Uint32Array(model.classes);
@@ -105,7 +106,7 @@ export async function certify(
     abstained,
     radius: abstained ? 0 : spec.sigma * normalQuantile(pALower),
     draws: spec.n0 + n,
-    looks: spec.looks ? [...spec.looks] : null,
+    looks: spec.looks ? [...looks] : null,
   };
 }
 

@@ -21,3 +21,20 @@ export function lookSchedule(n: number): number[] {
 export function radiusCap(sigma: number, n: number, alpha: number): number {
   return sigma * normalQuantile(lowerConfidenceBound(n, n, alpha));
 }
+
+/**
+ * The looks of `schedule` at which a stage that stops on reaching `radius` could stop at all: where
+ * n_k agreeing draws, bounded at alpha / schedule.length, reach it; and the last look. A look that can
+ * never stop the stage only spends alpha. Choosing them from the selection draws (which fix cA, and
+ * so the radius) keeps the schedule fixed before the first estimation draw.
+ */
+export function reachableLooks(
+  sigma: number,
+  schedule: readonly number[],
+  alpha: number,
+  radius: number,
+): number[] {
+  const last = schedule.at(-1) ?? 0;
+  const a = alpha / schedule.length;
+  return schedule.filter((n) => n === last || radiusCap(sigma, n, a) >= radius);
+}
