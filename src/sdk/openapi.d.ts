@@ -770,6 +770,7 @@ export interface operations {
         prefer?: string;
       };
       path: {
+        /** @description the job's id, a UUIDv7 (RFC 9562) */
         id: string;
       };
       cookie?: never;
@@ -846,6 +847,7 @@ export interface operations {
       query?: never;
       header?: never;
       path: {
+        /** @description the job's id, a UUIDv7 (RFC 9562) */
         id: string;
       };
       cookie?: never;
@@ -929,6 +931,7 @@ export interface operations {
       query?: never;
       header?: never;
       path: {
+        /** @description the job's id, a UUIDv7 (RFC 9562) */
         id: string;
       };
       cookie?: never;

@@ -1,6 +1,6 @@
+import { newJobId } from "../contract/ids.js";
 import { JOB_STATUSES } from "../contract/job-schemas.js";
 import { ANONYMOUS, type Job, type JobCounts, type JobSpec } from "../contract/jobs.js";
-import { newJobId } from "./ids.js";
 
 /** How long a finished job is kept, unless configured otherwise (JOB_RETENTION): 7 days. */
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;

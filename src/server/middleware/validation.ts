@@ -43,9 +43,14 @@ function issueDetail(issue: ZodError["issues"][number]): string {
   return `unrecognized ${keys.length === 1 ? "key" : "keys"}: ${listed(keys)}`;
 }
 
+function isNotFound(issue: ZodError["issues"][number]): boolean {
+  return issue.code === "custom" && issue.params?.notFound === true;
+}
+
 /**
  * zod-openapi's hook for every validated request part. A body that does not fit its schema is a
- * 422; a bad query, path parameter or header is a 400. Each names the field at fault.
+ * 422; a bad query, path parameter or header is a 400, except a path parameter that names nothing
+ * this service could have made, a 404. Each names the field at fault.
  */
 export function validationHook(
   result:
@@ -59,6 +64,18 @@ export function validationHook(
   if (result.target === "json") throw validationProblem(errors);
   const first = errors[0];
   const where = result.target === "param" ? "path parameter" : result.target;
+  // A path parameter that cannot name anything (a refinement marks it) is as unknown as a name
+  // that was never issued.
+  const unknown = result.target === "param" && result.error.issues.some(isNotFound);
+  if (unknown && first) {
+    throw new ProblemError({
+      type: problemTypes.notFound,
+      title: "Not Found",
+      status: 404,
+      detail: `${where} ${first.field}: ${first.detail}`,
+      field: first.field,
+    });
+  }
   throw new ProblemError({
     type: problemTypes.badRequest,
     title: "Bad Request",

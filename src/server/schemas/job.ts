@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { CertifyParameters } from "../../core/parameters.js";
 import { decodeCursor } from "../contract/cursor.js";
+import { isJobId } from "../contract/ids.js";
 import { DeliverySchema, JobErrorSchema, JobEventSchema, JobStatusSchema } from "../contract/job-schemas.js";
 import { CertificateSchema } from "./certificate.js";
 import { MetadataSchema } from "./certify-request.js";
@@ -49,7 +50,13 @@ export const JobIdParams = z.object({
     .string()
     .min(1)
     .max(128)
-    .openapi({ param: { name: "id", in: "path" }, example: "01JDQ3V3W4ZB6S3X8N2Y7K5M9P" }),
+    // An id this service cannot have issued names no job: a 404 like any unknown id (validation.ts).
+    .refine(isJobId, { message: "not a job id (a UUIDv7)", params: { notFound: true } })
+    .openapi({
+      param: { name: "id", in: "path" },
+      description: "the job's id, a UUIDv7 (RFC 9562)",
+      example: "019ae6f4-8c3a-7b21-9f0e-5d2c4a1b3e7f",
+    }),
 });
 
 export const ListQuerySchema = z.object({

@@ -29,7 +29,10 @@ export function newJobId(now = Date.now()): string {
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-/** Whether `id` looks like a job id, so that lookups of garbage never reach a store. */
+/**
+ * Whether `id` looks like a job id, so that lookups of garbage never reach a store: the routes'
+ * path parameter refines with it (schemas/job.ts).
+ */
 export function isJobId(id: string): boolean {
   return uuid.test(id);
 }
