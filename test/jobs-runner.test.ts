@@ -7,7 +7,7 @@ import { loadCertifier } from "../src/runtime/certifier.js";
 import { localModelStore, type ModelStore } from "../src/runtime/model-store.js";
 import { ThreadPool } from "../src/runtime/threads/pool.js";
 import { JobFailure, jobProblemTypes } from "../src/server/jobs/errors.js";
-import { createRunner, decodeInput, type Runner } from "../src/server/jobs/runner.js";
+import { createRunner, decodeJobInput, type Runner } from "../src/server/jobs/runner.js";
 import { writeHalfSpaceZoo } from "./helpers/halfspace.js";
 import { halfSpaceSpec, until } from "./helpers/jobs.js";
 
@@ -57,7 +57,7 @@ describe("runner", () => {
     const certificate = await run;
     const local = await loadCertifier(localModelStore(dir), "dual-halfspace", { providers: ["cpu"] });
     try {
-      expect(certificate).toEqual(await certifyInput(local, decodeInput(spec.input.data), spec.parameters));
+      expect(certificate).toEqual(await certifyInput(local, decodeJobInput(spec.input.data), spec.parameters));
     } finally {
       await local.close();
     }

@@ -68,8 +68,8 @@ export interface Runner {
   close(): Promise<void>;
 }
 
-/** Decodes a job's base64 little-endian float32 input. */
-export function decodeInput(data: string): Float32Array {
+/** Decodes a job's base64 little-endian float32 input (input/decode.ts decodes the request's). */
+export function decodeJobInput(data: string): Float32Array {
   const bytes = Buffer.from(data, "base64");
   const out = new Float32Array(Math.floor(bytes.length / 4));
   new Uint8Array(out.buffer).set(bytes.subarray(0, out.length * 4));
@@ -129,7 +129,7 @@ export function createRunner(options: RunnerOptions): Runner {
         const onProgress = hooks.onProgress;
         return await certifyInput(
           pool.certifier(spec.certifier, manifest, signal),
-          decodeInput(spec.input.data),
+          decodeJobInput(spec.input.data),
           spec.parameters,
           {
             signal,
