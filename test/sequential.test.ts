@@ -225,12 +225,15 @@ describe("soundness: 'certified' beyond the exact radius at most about alpha of 
   });
 
   it("sequential estimator stage: radius beyond the exact min(R_sigma, R_c)", async () => {
-    // Routed to sigma 0.25: the estimator (sigma 0.5) passes the cap early where R_sigma is large.
+    // Routed to sigma 0.25 (dE < 0) or 0.5; the estimator stops early where R_sigma is well past R_c.
     for (const [dE, dC] of [
       [-0.45, 0.9],
       [-1.5, 0.4],
+      [0.45, 0.9],
+      [0.6, 0.5],
+      [1.5, 0.4],
     ] as const) {
-      const exact = Math.min(-dE, dC);
+      const exact = Math.min(Math.abs(dE), dC);
       const exceed = await rate(
         dual,
         twoDistances(dE, dC),
@@ -262,26 +265,42 @@ describe("draws saved", () => {
     expect(cert.stages.classifier?.n).toBeLessThanOrEqual(p.n / 10);
   });
 
-  it("the estimator stops at the cap and the certificate stays that of fixed n", async () => {
-    const x = twoDistances(-1.5, 0.4);
-    const fixed = await certifyInput(dual, x, p);
-    const seq = await certifyInput(dual, x, { ...p, sampling: "sequential" });
-    const e = seq.stages.estimator;
-    expect(e?.n).toBeLessThanOrEqual(p.n / 4);
-    expect(e?.radius).toBeGreaterThanOrEqual(radiusCap(0.25, p.n, p.alpha / 2));
-    expect(seq.stages.classifier).toEqual(fixed.stages.classifier);
-    expect(seq.radius).toBe(fixed.radius);
-    expect(seq.certifiedAtTarget).toBeNull();
+  it("the estimator stops once R_sigma passes R_c, and the certificate stays that of fixed n", async () => {
+    // Routed to sigma 0.25 (below the estimator's 0.5) and to sigma 0.5 (the estimator's own).
+    for (const [dE, dC] of [
+      [-1.5, 0.4],
+      [1.5, 0.4],
+    ] as const) {
+      const x = twoDistances(dE, dC);
+      const fixed = await certifyInput(dual, x, p);
+      const seq = await certifyInput(dual, x, { ...p, sampling: "sequential" });
+      const e = seq.stages.estimator;
+      const k = seq.stages.classifier;
+      expect(e?.n).toBeLessThanOrEqual(p.n / 4);
+      expect(e?.radius).toBeGreaterThanOrEqual(k?.radius ?? Number.NaN);
+      expect(e?.looks?.at(-1)).toBe(p.n);
+      expect(e?.pALower).toBe(
+        lowerConfidenceBound(e?.nA ?? 0, e?.n ?? 0, p.alpha / 2 / (e?.looks?.length ?? 0)),
+      );
+      // The classifier stage draws its fixed n, on the option the estimator routes to.
+      expect(k).toEqual(fixed.stages.classifier);
+      expect(seq.radius).toBe(fixed.radius);
+      expect(seq.certifiedAtTarget).toBeNull();
+    }
   });
 
-  it("the estimator keeps one look where the cap is out of reach before n, as fixed n", async () => {
-    // Routed to sigma 0.5, the estimator's own sigma: only all n draws could reach the cap.
-    const x = twoDistances(1.5, 0.4);
-    const fixed = await certifyInput(dual, x, p);
+  it("the estimator keeps only the looks that could stop it", async () => {
+    // An R_c near the largest sigma 0.25 certifies: the first looks at sigma 0.5 cannot pass it.
+    const x = twoDistances(-2, 0.9);
     const seq = await certifyInput(dual, x, { ...p, sampling: "sequential" });
-    expect(seq.stages.estimator?.looks).toEqual([p.n]);
-    expect({ ...seq.stages.estimator, looks: null }).toEqual(fixed.stages.estimator);
-    expect(seq.radius).toBe(fixed.radius);
+    const looks = seq.stages.estimator?.looks ?? [];
+    const rC = seq.stages.classifier?.radius ?? 0;
+    expect(looks.length).toBeLessThan(lookSchedule(p.n).length);
+    expect(looks.at(-1)).toBe(p.n);
+    for (const n of lookSchedule(p.n).slice(0, -1)) {
+      const reachable = radiusCap(0.5, n, p.alpha / 2 / 7) >= rC;
+      expect(looks.includes(n)).toBe(reachable);
+    }
   });
 });
 

@@ -43,32 +43,35 @@ export async function certifyInput(
   const p = resolveParameters(m, parameters);
   const stages = p.mode === "dual" ? 2 : 1;
   const total = stages * (p.n0 + p.n);
-  let offset = 0;
+  let drawn = 0;
   const target = p.targetRadius ?? undefined;
-  // Sequential looks where a rule can stop them: the estimator always, the classifier with a target.
-  const looks = p.sampling === "sequential" ? lookSchedule(p.n) : undefined;
-  const classifierLooks = target === undefined ? undefined : looks;
+  const schedule = p.sampling === "sequential" ? lookSchedule(p.n) : undefined;
+  // The classifier stage has looks only with a target: without one, no rule could stop it.
+  const classifierPlan =
+    schedule && target !== undefined ? () => ({ looks: schedule, stopAt: target, target }) : undefined;
   const run = async (
     model: NoisyClassifier,
     sigma: number,
     alpha: number,
     stage: "estimator" | "classifier",
-    sequential: Pick<CertifySpec, "looks" | "stopAt" | "target"> = {},
+    plan?: CertifySpec["plan"],
   ) => {
-    const base = offset;
+    let last = 0;
+    const progress = (done: number) => {
+      drawn += done - last;
+      last = done;
+      hooks.onProgress?.({ done: Math.min(drawn, total), total });
+    };
     const result = await certify(
       model,
       x,
-      { sigma, alpha, stage, n0: p.n0, n: p.n, batchSize: p.batchSize, seed: p.seed, ...sequential },
-      { signal: hooks.signal, onBatch: (done) => hooks.onProgress?.({ done: base + done, total }) },
+      { sigma, alpha, stage, n0: p.n0, n: p.n, batchSize: p.batchSize, seed: p.seed, plan },
+      { signal: hooks.signal, onBatch: progress },
     );
-    offset += p.n0 + p.n;
     // A stage that stopped early skips the draws it did not need.
-    if (result.n < p.n) hooks.onProgress?.({ done: offset, total });
+    if (last < p.n0 + p.n) progress(p.n0 + p.n);
     return result;
   };
-  const classifierStage = () =>
-    classifierLooks ? { looks: classifierLooks, stopAt: () => target ?? 0, target } : {};
 
   if (p.mode === "global") {
     const option = p.option ?? 0;
@@ -77,7 +80,7 @@ export async function certifyInput(
       m.options[option]?.sigma ?? 0,
       p.alpha,
       "classifier",
-      classifierStage(),
+      classifierPlan,
     );
     return finish(c, p, { estimator: null, classifier: report(clf, optionRef(m, option)) }, false, option);
   }
@@ -86,39 +89,43 @@ export async function certifyInput(
   const e = m.estimator;
   if (!estimator || !e) throw new Error(`certifier "${m.id}" has no estimator`);
   const alphaE = p.alpha * p.alphaSplit;
+  const alphaC = p.alpha - alphaE;
   const routes = estimatorRoutes(m);
-  // R_sigma beyond the largest R_c the routed option can certify cannot raise min(R_sigma, R_c).
-  const capAlpha = (p.alpha - alphaE) / (classifierLooks?.length ?? 1);
-  const stopAt = (top: number) => {
-    const sigmaC = m.options[routes[top] ?? -1]?.sigma;
-    const cap = sigmaC === undefined ? Number.POSITIVE_INFINITY : radiusCap(sigmaC, p.n, capAlpha);
-    return Math.min(cap, target ?? Number.POSITIVE_INFINITY);
-  };
-  // Without a target only the cap stops the estimator: keep the looks where it can (for sigma_e <= sigma_c, none).
-  const estimatorLooks =
-    looks && target === undefined
-      ? (top: number) => reachableLooks(e.sigma, looks, alphaE, stopAt(top))
-      : looks;
-  const est = await run(
-    estimator,
-    e.sigma,
-    alphaE,
-    "estimator",
-    estimatorLooks ? { looks: estimatorLooks, stopAt, target } : {},
-  );
+  const runClassifier = (option: number) =>
+    run(classifierOf(c, option), m.options[option]?.sigma ?? 0, alphaC, "classifier", classifierPlan);
+  let early: { option: number; result: CertifyResult } | undefined;
+  let estimatorPlan: CertifySpec["plan"];
+  if (schedule && target === undefined) {
+    // The classifier stage first, on the option the estimator's selection draws route to: R_sigma
+    // beyond its R_c cannot raise min(R_sigma, R_c). Its draws are independent of the estimator's.
+    estimatorPlan = async (top) => {
+      const option = routes[top];
+      if (option === undefined) return { looks: [p.n] };
+      const result = await runClassifier(option);
+      early = { option, result };
+      if (result.abstained) return { looks: [p.n] };
+      return { looks: reachableLooks(e.sigma, schedule, alphaE, result.radius), stopAt: result.radius };
+    };
+  } else if (schedule && target !== undefined) {
+    // Both stages stop at the target; R_sigma past the largest R_c the routed option can certify
+    // (all its draws agreeing, at its looks' alpha) is of no use either.
+    estimatorPlan = (top) => {
+      const sigmaC = m.options[routes[top] ?? -1]?.sigma;
+      const cap =
+        sigmaC === undefined ? Number.POSITIVE_INFINITY : radiusCap(sigmaC, p.n, alphaC / schedule.length);
+      return { looks: schedule, stopAt: Math.min(cap, target), target };
+    };
+  }
+  const est = await run(estimator, e.sigma, alphaE, "estimator", estimatorPlan);
   const routed = est.abstained ? p.fallback : (routes[est.top] ?? null);
   const estReport = report(est, routed === null ? null : optionRef(m, routed));
   if (routed === null) {
     hooks.onProgress?.({ done: total, total });
-    return finish(c, p, { estimator: estReport, classifier: null }, false, null);
+    // A classifier stage that already ran is reported: its draws were taken.
+    const ran = early && report(early.result, optionRef(m, early.option));
+    return finish(c, p, { estimator: estReport, classifier: ran ?? null }, false, early?.option ?? null);
   }
-  const clf = await run(
-    classifierOf(c, routed),
-    m.options[routed]?.sigma ?? 0,
-    p.alpha - alphaE,
-    "classifier",
-    classifierStage(),
-  );
+  const clf = early?.option === routed ? early.result : await runClassifier(routed);
   return finish(
     c,
     p,

@@ -13,13 +13,18 @@ export interface CertifySpec {
   /** Which noise streams to draw from (each stage of a dual certificate has its own). */
   stage: Stage;
   /**
-   * Sequential looks (docs/sequential.md): cumulative estimation counts ending at n, each look's
-   * bound at alpha / looks.length, or a function of cA giving them. Absent: one look at n, Cohen et
-   * al.'s fixed n.
+   * Sequential sampling (docs/sequential.md): called with cA once the selection draws are counted,
+   * before any estimation draw. Absent: one look at n, Cohen et al.'s fixed n.
    */
-  looks?: readonly number[] | ((top: number) => readonly number[]) | undefined;
-  /** Stop at the first look whose radius reaches stopAt(cA): more draws would not be used. */
-  stopAt?: ((top: number) => number) | undefined;
+  plan?: ((top: number) => SequentialPlan | Promise<SequentialPlan>) | undefined;
+}
+
+/** How a sequential stage takes its estimation draws. */
+export interface SequentialPlan {
+  /** Cumulative estimation counts ending at n; each look's bound is at alpha / looks.length. */
+  looks: readonly number[];
+  /** Stop at the first look whose radius reaches this: more draws would not be used. */
+  stopAt?: number | undefined;
   /** Also stop at the first look from which the radius can no longer reach this target. */
   target?: number | undefined;
 }
@@ -52,8 +57,9 @@ export interface CertifyResult {
  * CERTIFY (Cohen, Rosenfeld, Kolter 2019, Algorithm "certify"): pick cA from n0 selection draws,
  * count it over n fresh draws, and certify the L2 radius sigma * PhiInv(pA_lower) unless
  * pA_lower < 1/2. With probability at least 1 - alpha the smoothed classifier g returns cA at x and
- * at every point within the radius. With `looks`, the n draws come in looks on a fixed schedule,
- * each bounded at alpha / looks.length, and the stage may stop at a look (docs/sequential.md).
+ * at every point within the radius. With a `plan`, the n draws come in looks on a schedule fixed
+ * before the first of them, each bounded at alpha / looks.length, and the stage may stop at a look
+ * (docs/sequential.md).
  */
 export async function certify(
   model: NoisyClassifier,
@@ -69,7 +75,8 @@ export async function certify(
   );
   const top = argmax(selection);
   const onBatch = hooks.onBatch;
-  const looks = (typeof spec.looks === "function" ? spec.looks(top) : spec.looks) ?? [spec.n];
+  const plan = spec.plan && (await spec.plan(top));
+  const looks = plan?.looks ?? [spec.n];
   // Bonferroni over the looks; one look spends all of alpha, exactly as fixed n.
   const lookAlpha = spec.alpha / looks.length;
   const estimation = new Uint32Array(model.classes);
@@ -88,8 +95,8 @@ export async function certify(
     const nA = estimation[top] ?? 0;
     pALower = lowerConfidenceBound(nA, n, lookAlpha);
     if (n >= spec.n) break;
-    if (spec.stopAt && radiusOf(spec.sigma, pALower) >= spec.stopAt(top)) break;
-    if (spec.target !== undefined && cannotReach(spec, nA, n, lookAlpha, spec.target)) break;
+    if (plan?.stopAt !== undefined && radiusOf(spec.sigma, pALower) >= plan.stopAt) break;
+    if (plan?.target !== undefined && cannotReach(spec, nA, n, lookAlpha, plan.target)) break;
   }
   const nA = estimation[top] ?? 0;
   const abstained = pALower < 0.5;
@@ -106,7 +113,7 @@ export async function certify(
     abstained,
     radius: abstained ? 0 : spec.sigma * normalQuantile(pALower),
     draws: spec.n0 + n,
-    looks: spec.looks ? [...looks] : null,
+    looks: plan ? [...looks] : null,
   };
 }
 
