@@ -108,6 +108,35 @@ describe("the web page", () => {
     await page.close();
   });
 
+  it("decides a target radius with sequential sampling", async () => {
+    const page = await open(1280, 900);
+    await page.selectOption("#certifier", "fmnist-templates");
+    await page.getByRole("radio", { name: "Ankle boot" }).click();
+    await page.fill("#n", "20000");
+    await page.fill("#target-radius", "0.1");
+    await page.check("#sequential");
+    await page.click("#submit");
+    await page.locator("#result").waitFor({ state: "visible" });
+    expect(await page.textContent("#facts")).toContain("certified at 0.1");
+    const json = JSON.parse((await page.textContent("#json")) ?? "{}");
+    expect(json.parameters).toMatchObject({ sampling: "sequential", targetRadius: 0.1 });
+    expect(json.certifiedAtTarget).toBe(true);
+    // Decided well before the 20000 draws of each stage.
+    expect(json.stages.classifier.n).toBeLessThan(20_000);
+    expect(await page.locator(".stage").first().textContent()).toContain("looks");
+    await page.close();
+  });
+
+  it("rejects a target radius of 0 beside the button", async () => {
+    const page = await open(1024, 768);
+    await page.selectOption("#certifier", "fmnist-templates");
+    await page.getByRole("radio", { name: "Bag" }).click();
+    await page.fill("#target-radius", "0");
+    await page.click("#submit");
+    expect(await page.textContent("#error")).toContain("target radius");
+    await page.close();
+  });
+
   it("cancels a running certification", async () => {
     const page = await open(1024, 768);
     await page.selectOption("#certifier", "fmnist-templates");

@@ -142,6 +142,10 @@ form.addEventListener("submit", async (event) => {
   fail("");
   if (!Number.isInteger(n) || n < 1) return fail("n must be a whole number of at least 1.");
   if (!(alpha > 0 && alpha < 1)) return fail("alpha must lie between 0 and 1.");
+  const targetText = $("target-radius").value.trim();
+  const targetRadius = Number(targetText);
+  if (targetText !== "" && !(targetRadius > 0)) return fail("The target radius must be above 0.");
+  const sampling = $("sequential").checked ? "sequential" : "fixed";
   running = new AbortController();
   ready();
   cancel.hidden = false;
@@ -155,7 +159,7 @@ form.addEventListener("submit", async (event) => {
       {
         certifier: certifier.id,
         input: { type: "image", data: base64(chosen.bytes) },
-        parameters: { n, alpha },
+        parameters: { n, alpha, sampling, ...(targetText === "" ? {} : { targetRadius }) },
         metadata: { source: "web" },
       },
       { signal: running.signal, wait: 1, pollInterval: 250, onProgress: showProgress },
@@ -227,6 +231,7 @@ function stageCard(title, stage, labels, rows) {
     ...rows,
     ["sigma", fmt(stage.sigma, 3)],
     ["n0 / n", `${stage.n0} / ${stage.n}`],
+    ["draws", stage.looks ? `${stage.draws} (sequential, ${stage.looks.length} looks)` : String(stage.draws)],
     ["top class", `${labels[stage.top] ?? stage.top} (${stage.nA} of ${stage.n})`],
     ["pA lower", fmt(stage.pALower)],
     ["alpha share", String(stage.alpha)],
@@ -258,6 +263,14 @@ async function showCertificate(cert, certifier) {
     ["R_c", classifier ? fmt(classifier.radius) : "–"],
     ["alpha", String(cert.alpha)],
     ["seed", String(cert.seed)],
+    ...(cert.certifiedAtTarget === null
+      ? []
+      : [
+          [
+            "at target",
+            `${cert.certifiedAtTarget ? "certified" : "not certified"} at ${cert.parameters.targetRadius}`,
+          ],
+        ]),
     ...(cert.fallback ? [["fallback", "the estimator abstained: radius 0"]] : []),
   ]);
   const stages = $("stages");
