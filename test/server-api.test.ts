@@ -360,6 +360,14 @@ describe("errors are problem+json naming the field at fault", () => {
         "parameters.sigma",
       ],
       [{ certifier: "half", input: tensor([0, 0]), parameters: { mode: "dual" } }, "parameters.mode"],
+      [
+        { certifier: "half", input: tensor([0, 0]), parameters: { targetRadius: -1 } },
+        "parameters.targetRadius",
+      ],
+      [
+        { certifier: "half", input: tensor([0, 0]), parameters: { sampling: "adaptive" } },
+        "parameters.sampling",
+      ],
       [{ certifier: "half", input: tensor([0, 0]), webhook: { url: "ftp://example.com/x" } }, "webhook.url"],
     ];
     for (const [body, field] of cases) {
