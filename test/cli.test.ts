@@ -108,6 +108,25 @@ describe("dualrs certify", () => {
     expect(runs[0]?.stderr).not.toContain("[#");
   });
 
+  it("decides a target radius with fewer draws, the same on one thread or three", async () => {
+    // x is 0.1 from the boundary: certified at 0.05.
+    const args = ["--manifest", manifest, "--input", join(dir, "x.json"), "--n", "20000", "--seed", "7"];
+    const target = [...args, "--target-radius", "0.05", "--batch-size", "300"];
+    const runs = await Promise.all([
+      dualrs("certify", ...target),
+      dualrs("certify", ...target, "--workers", "3"),
+      dualrs("certify", ...args, "--target-radius", "0.05", "--sampling", "fixed"),
+    ]);
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    const [one, three, fixed] = runs.map((r) => JSON.parse(r.stdout));
+    expect(three).toEqual(one);
+    expect(one.parameters).toMatchObject({ sampling: "sequential", targetRadius: 0.05 });
+    expect(one.certifiedAtTarget).toBe(true);
+    expect(one.stages.classifier.n).toBeLessThan(20_000);
+    expect(fixed.parameters.sampling).toBe("fixed");
+    expect(fixed.stages.classifier.n).toBe(20_000);
+  });
+
   it("exits 2 with one line on stderr for bad inputs and usage", async () => {
     const cases: [string[], RegExp][] = [
       [["--input", join(dir, "far.json")], /input value 0 is 5, outside the range \[-1, 1\]/],
@@ -122,6 +141,8 @@ describe("dualrs certify", () => {
         /--providers: unknown execution provider "tpu"/,
       ],
       [["--input", join(dir, "x.json"), "--frobnicate"], /Unknown option '--frobnicate'/],
+      [["--input", join(dir, "x.json"), "--sampling", "adaptive"], /--sampling: /],
+      [["--input", join(dir, "x.json"), "--target-radius", "0"], /targetRadius|target/],
     ];
     const runs = await Promise.all(cases.map(([args]) => dualrs("certify", "--manifest", manifest, ...args)));
     runs.forEach((r, i) => {
