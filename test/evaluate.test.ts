@@ -352,6 +352,13 @@ describe("evaluate", () => {
     await expect(evaluateRun("--resume", "--n", "100")).rejects.toThrow(
       /--resume: the run in .*resume-out has another parameters; leave out --resume/,
     );
+    // A run written before sequential sampling existed has none in its settings: it resumes as fixed n.
+    const settings = JSON.parse(await readFile(join(out, "run.json"), "utf8"));
+    const { sampling: _, targetRadius: __, ...before } = settings.parameters;
+    await writeFile(join(out, "run.json"), JSON.stringify({ ...settings, parameters: before }));
+    await writeFile(join(out, FILES.rows), `${head}\n${first}\n`);
+    expect((await evaluateRun("--resume")).summary.certifiedAccuracy).toEqual(full.certifiedAccuracy);
+    await expect(evaluateRun("--resume", "--sampling", "sequential")).rejects.toThrow(/another parameters/);
     // On two certification threads: the same rows, and the same run settings, so it could resume.
     const spread = join(dir, "resume-workers");
     const args = [...argv.slice(0, -1), spread, "--seed", "4", "--workers", "2", "--batch-size", "200"];

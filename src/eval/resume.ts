@@ -46,7 +46,11 @@ export async function readEarlierRun(
   const text = await readFile(join(dir, rowsFile), "utf8").catch(() => "");
   // A line cut short when the run was stopped mid-write is dropped; that image is certified again.
   const complete = text.slice(0, text.lastIndexOf("\n") + 1);
-  return { settings: JSON.parse(settings) as RunSettings, rows: complete ? parseTsv(complete) : [] };
+  const earlier = JSON.parse(settings) as RunSettings;
+  // Runs written before sequential sampling existed drew a fixed n, and name no sampling.
+  earlier.parameters.sampling ??= "fixed";
+  earlier.parameters.targetRadius ??= null;
+  return { settings: earlier, rows: complete ? parseTsv(complete) : [] };
 }
 
 /** The settings in which two runs differ, by name. */
