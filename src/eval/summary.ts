@@ -25,6 +25,9 @@ export const EvalSummary = z.object({
     alphaSplit: z.number().nullable(),
     batchSize: z.number().int(),
     fallback: z.number().int().nullable(),
+    /** Absent in summaries written before sequential sampling existed: fixed n. */
+    sampling: z.enum(["fixed", "sequential"]).default("fixed"),
+    targetRadius: z.number().nullable().default(null),
   }),
   noise: z.string(),
   noiseMode: z.string(),
@@ -82,6 +85,8 @@ export function summarize({
       alphaSplit: p.mode === "dual" ? p.alphaSplit : null,
       batchSize: p.batchSize,
       fallback: p.mode === "dual" ? p.fallback : null,
+      sampling: p.sampling,
+      targetRadius: p.targetRadius,
     },
     noise: certifier.noise ?? NOISE,
     noiseMode,
