@@ -45,7 +45,14 @@ export async function sampleCounts(
       const count = Math.min(spec.batchSize, spec.num - first);
       next += count;
       const batch = await model
-        .countBatch({ x: spec.x, sigma: spec.sigma, seed: spec.seed, stream: spec.stream, first: from + first, count })
+        .countBatch({
+          x: spec.x,
+          sigma: spec.sigma,
+          seed: spec.seed,
+          stream: spec.stream,
+          first: from + first,
+          count,
+        })
         .catch((e: unknown) => {
           // The other lanes start no new batch.
           failed = true;
