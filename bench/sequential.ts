@@ -79,7 +79,9 @@ for (const c of dualSeq.certs) {
   routed.set(sigma, { images: r.images + 1, draws: r.draws + (e?.draws ?? 0) });
 }
 for (const [sigma, r] of [...routed].sort((a, b) => a[0] - b[0])) {
-  console.log(`routed to sigma ${sigma}: ${r.images} images, estimator draws ${Math.round(r.draws / r.images)}`);
+  console.log(
+    `routed to sigma ${sigma}: ${r.images} images, estimator draws ${Math.round(r.draws / r.images)}`,
+  );
 }
 
 console.log(
