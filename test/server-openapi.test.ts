@@ -37,6 +37,7 @@ describe("the OpenAPI document", () => {
         "abstainReason",
         "abstained",
         "alpha",
+        "certifiedAtTarget",
         "certifier",
         "fallback",
         "mode",
