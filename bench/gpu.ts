@@ -18,9 +18,9 @@ import { fillGaussian, NOISE, NOISE_SQUARES, type NoiseVersion } from "../src/co
 import { buildNoiseModel, noisyFeeds } from "../src/runtime/graph/index.js";
 import {
   createSession,
+  hasGpuDevice,
   loadCertifier,
   localModelStore,
-  hasGpuDevice,
   type ProviderName,
   providerStatus,
 } from "../src/runtime/index.js";

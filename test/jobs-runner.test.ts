@@ -57,7 +57,9 @@ describe("runner", () => {
     const certificate = await run;
     const local = await loadCertifier(localModelStore(dir), "dual-halfspace", { providers: ["cpu"] });
     try {
-      expect(certificate).toEqual(await certifyInput(local, decodeJobInput(spec.input.data), spec.parameters));
+      expect(certificate).toEqual(
+        await certifyInput(local, decodeJobInput(spec.input.data), spec.parameters),
+      );
     } finally {
       await local.close();
     }
