@@ -253,7 +253,10 @@ export interface components {
         label: string;
       } | null;
       abstained: boolean;
-      /** @enum {string|null} */
+      /**
+       * @description why the certificate abstains (null: it does not). estimator: the variance estimator could not tell with confidence which noise level suits the input; try a larger n or alpha, or a certifier with a fallback option. classifier: the smoothed classifier showed no confident majority class under its noise; try a larger n or alpha, or a smaller sigma or another certifier
+       * @enum {string|null}
+       */
       abstainReason: "estimator" | "classifier" | null;
       /** @description certified L2 radius: min(R_sigma, R_c) in dual mode */
       radius: number;

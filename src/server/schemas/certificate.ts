@@ -54,7 +54,12 @@ export const CertificateSchema = z
       .nullable()
       .describe("the smoothed classifier's class, or null when it abstains"),
     abstained: z.boolean(),
-    abstainReason: z.enum(["estimator", "classifier"]).nullable(),
+    abstainReason: z
+      .enum(["estimator", "classifier"])
+      .nullable()
+      .describe(
+        "why the certificate abstains (null: it does not). estimator: the variance estimator could not tell with confidence which noise level suits the input; try a larger n or alpha, or a certifier with a fallback option. classifier: the smoothed classifier showed no confident majority class under its noise; try a larger n or alpha, or a smaller sigma or another certifier",
+      ),
     radius: z.number().describe("certified L2 radius: min(R_sigma, R_c) in dual mode"),
     fallback: z.boolean().describe("the estimator abstained and the fallback option was used: radius 0"),
     alpha: z.number().describe("probability that the certificate is wrong, at most"),
