@@ -1,33 +1,11 @@
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { Worker, type WorkerOptions } from "node:worker_threads";
+import type { Worker, WorkerOptions } from "node:worker_threads";
+import { startModuleThread } from "../module-thread.js";
 
 /**
- * Starts the image decoder's thread. From the tsup build its module is dist/runtime/image/worker.js
- * (an entry of its own in tsup.config.ts), while this code may sit in a shared chunk at dist/ or in
- * an entry below it. From TypeScript source (vitest, tsx) it is worker.ts beside this file, which
- * the thread imports after registering tsx: worker threads ignore `--import` in their execArgv.
+ * Starts the image decoder's thread: worker.ts beside this file from source, and from the tsup build
+ * dist/runtime/image/worker.js (an entry of its own in tsup.config.ts).
  */
 export function startImageWorker(options: WorkerOptions, base = import.meta.url): Worker {
-  if (base.endsWith(".ts")) {
-    // The ESM build of tsx's API: its CommonJS build resolves a path that does not exist.
-    const tsx = pathToFileURL(
-      createRequire(base)
-        .resolve("tsx/esm/api")
-        .replace(/\.cjs$/, ".mjs"),
-    ).href;
-    const entry = new URL("./worker.ts", base).href;
-    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-    return new Worker(code, { ...options, eval: true });
-  }
-  for (const path of [
-    "./runtime/image/worker.js",
-    "../runtime/image/worker.js",
-    "../../runtime/image/worker.js",
-  ]) {
-    const url = new URL(path, base);
-    if (existsSync(fileURLToPath(url))) return new Worker(url, options);
-  }
-  throw new Error(`cannot find the image decoder's thread module next to ${fileURLToPath(base)}`);
+  const builds = ["./runtime/image/worker.js", "../runtime/image/worker.js", "../../runtime/image/worker.js"];
+  return startModuleThread(options, base, "./worker.ts", builds, "the image decoder's thread module");
 }
