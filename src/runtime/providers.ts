@@ -85,37 +85,46 @@ export function providerStatus(name: ProviderName): Promise<ProviderStatus> {
 }
 
 async function probeCuda(): Promise<ProviderStatus> {
-  const listed = ort.listSupportedBackends().some((b) => b.name === "cuda");
-  if (!listed) return { available: false, reason: "this build of onnxruntime-node has no CUDA support" };
+  if (!bundled("cuda"))
+    return { available: false, reason: "this build of onnxruntime-node has no CUDA support" };
   // Without the EP library, creating a session only fails after logging to stderr: check first.
   const lib = cudaLibraryPath();
   if (!lib || !existsSync(lib))
     return { available: false, reason: `CUDA EP binaries are not installed; ${cudaInstallHint}` };
-  try {
-    const session = await ort.InferenceSession.create(probeModel(), { executionProviders: ["cuda"] });
-    await session.release();
-    return { available: true };
-  } catch (e) {
-    return {
-      available: false,
-      reason: `CUDA EP failed to start (${(e as Error).message}); check the CUDA 12 and cuDNN 9 installation`,
-    };
-  }
+  const error = await startError("cuda");
+  if (!error) return { available: true };
+  return {
+    available: false,
+    reason: `CUDA EP failed to start (${error.message}); check the CUDA 12 and cuDNN 9 installation`,
+  };
 }
 
 async function probeWebgpu(): Promise<ProviderStatus> {
-  const listed = ort.listSupportedBackends().some((b) => b.name === "webgpu");
-  if (!listed) return { available: false, reason: "this build of onnxruntime-node has no WebGPU support" };
+  if (!bundled("webgpu"))
+    return { available: false, reason: "this build of onnxruntime-node has no WebGPU support" };
   if (process.platform === "linux" && !hasVulkanLoader())
     return { available: false, reason: `the Vulkan loader libvulkan.so.1 is missing; ${webgpuInstallHint}` };
+  const error = await startError("webgpu");
+  if (!error) return { available: true };
+  const detail = /adapter/i.test(error.message)
+    ? "no WebGPU adapter (no Vulkan driver found)"
+    : error.message;
+  return { available: false, reason: `WebGPU failed to start: ${detail}; ${webgpuInstallHint}` };
+}
+
+/** Whether this build of onnxruntime-node lists the provider. */
+function bundled(name: ProviderName): boolean {
+  return ort.listSupportedBackends().some((b) => b.name === name);
+}
+
+/** Why a session of the probe model cannot be created on the provider alone; undefined if it can. */
+async function startError(name: ProviderName): Promise<Error | undefined> {
   try {
-    const session = await ort.InferenceSession.create(probeModel(), { executionProviders: ["webgpu"] });
+    const session = await ort.InferenceSession.create(probeModel(), { executionProviders: [name] });
     await session.release();
-    return { available: true };
+    return undefined;
   } catch (e) {
-    const message = (e as Error).message;
-    const detail = /adapter/i.test(message) ? "no WebGPU adapter (no Vulkan driver found)" : message;
-    return { available: false, reason: `WebGPU failed to start: ${detail}; ${webgpuInstallHint}` };
+    return e instanceof Error ? e : new Error(String(e));
   }
 }
 
