@@ -1,4 +1,3 @@
-import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   binomialTestHalf,
@@ -8,24 +7,18 @@ import {
   lowerConfidenceBound,
   predict,
 } from "../src/core/index.js";
-import { loadCertifier, localModelStore } from "../src/runtime/index.js";
-import { SHAPE, twoDistances, writeHalfSpaceZoo } from "./helpers/halfspace.js";
+import { type LoadedHalfSpaceZoo, loadHalfSpaceZoo, SHAPE, twoDistances } from "./helpers/halfspace.js";
 
-let dir: string;
-let global: LoadedCertifier & { close(): Promise<void> };
-let dual: LoadedCertifier & { close(): Promise<void> };
+let zoo: LoadedHalfSpaceZoo;
+let global: LoadedCertifier;
+let dual: LoadedCertifier;
 
 beforeAll(async () => {
-  dir = await writeHalfSpaceZoo();
-  const store = localModelStore(dir);
-  global = await loadCertifier(store, "halfspace", { providers: ["cpu"] });
-  dual = await loadCertifier(store, "dual-halfspace", { providers: ["cpu"] });
+  zoo = await loadHalfSpaceZoo();
+  ({ global, dual } = zoo);
 });
 
-afterAll(async () => {
-  await Promise.all([global?.close(), dual?.close()]);
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => zoo?.close());
 
 const small = { n0: 100, n: 2000, alpha: 0.01, seed: 5 };
 

@@ -1,18 +1,10 @@
 import { rm } from "node:fs/promises";
-import binomialCdf from "@stdlib/stats-base-dists-binomial-cdf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Certificate, certifyInput } from "../src/core/index.js";
 import { loadCertifier, localModelStore } from "../src/runtime/index.js";
-import { twoDistances, writeHalfSpaceZoo } from "./helpers/halfspace.js";
+import { binomialUpper, twoDistances, writeHalfSpaceZoo } from "./helpers/halfspace.js";
 
 /* A sound certificate exceeds the exact radius (see helpers/halfspace.ts) with probability at most alpha. */
-
-/** The smallest k with P(Binomial(trials, p) > k) <= tail: more exceedances than k refute rate p. */
-function binomialUpper(trials: number, p: number, tail = 1e-6): number {
-  let k = 0;
-  while (1 - binomialCdf(k, trials, p) > tail) k++;
-  return k;
-}
 
 let dir: string;
 beforeAll(async () => {

@@ -1,5 +1,4 @@
-import { readFile, rm } from "node:fs/promises";
-import binomialCdf from "@stdlib/stats-base-dists-binomial-cdf";
+import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Certificate,
@@ -13,34 +12,25 @@ import {
   type StageReport,
   upperConfidenceBound,
 } from "../src/core/index.js";
-import { loadCertifier, localModelStore } from "../src/runtime/index.js";
-import { twoDistances, writeHalfSpaceZoo } from "./helpers/halfspace.js";
+import {
+  binomialUpper,
+  type LoadedHalfSpaceZoo,
+  loadHalfSpaceZoo,
+  twoDistances,
+} from "./helpers/halfspace.js";
 
 /* Sequential sampling (docs/sequential.md) on the half-space certifiers, whose exact radii are known. */
 
-/** The smallest k with P(Binomial(trials, p) > k) <= tail: more exceedances than k refute rate p. */
-function binomialUpper(trials: number, p: number, tail = 1e-6): number {
-  let k = 0;
-  while (1 - binomialCdf(k, trials, p) > tail) k++;
-  return k;
-}
-
-type Closable = LoadedCertifier & { close(): Promise<void> };
-let dir: string;
-let global: Closable;
-let dual: Closable;
+let zoo: LoadedHalfSpaceZoo;
+let global: LoadedCertifier;
+let dual: LoadedCertifier;
 
 beforeAll(async () => {
-  dir = await writeHalfSpaceZoo();
-  const store = localModelStore(dir);
-  global = await loadCertifier(store, "halfspace", { providers: ["cpu"] });
-  dual = await loadCertifier(store, "dual-halfspace", { providers: ["cpu"] });
+  zoo = await loadHalfSpaceZoo();
+  ({ global, dual } = zoo);
 });
 
-afterAll(async () => {
-  await Promise.all([global?.close(), dual?.close()]);
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => zoo?.close());
 
 const certifierOf = (id: string) => (id === "halfspace" ? global : dual);
 
@@ -117,7 +107,7 @@ describe("default parameters are fixed n, draw for draw", () => {
 
 describe("a sequential stage counts the draws fixed n would", () => {
   /** The real model, run with several batches in flight that finish in a shuffled order. */
-  const shuffled = (c: Closable): LoadedCertifier => {
+  const shuffled = (c: LoadedCertifier): LoadedCertifier => {
     const wrap = (m: NoisyClassifier): NoisyClassifier => ({
       classes: m.classes,
       parallelism: 4,

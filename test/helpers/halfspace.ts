@@ -1,6 +1,8 @@
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import binomialCdf from "@stdlib/stats-base-dists-binomial-cdf";
+import { type LoadedCertifier, loadCertifier, localModelStore } from "../../src/runtime/index.js";
 import { halfSpaceModel } from "./onnx-builder.js";
 import { writeCertifier } from "./zoo.js";
 
@@ -54,4 +56,33 @@ export function twoDistances(dE: number, dC: number): number[] {
   const alphaV = (r1 * ww - r2 * vw) / det;
   const alphaW = (r2 * vv - r1 * vw) / det;
   return v.map((vi, i) => alphaV * vi + alphaW * (w[i] ?? 0));
+}
+
+/** The half-space zoo in a temporary store with both certifiers loaded on the CPU; close removes it. */
+export interface LoadedHalfSpaceZoo {
+  readonly global: LoadedCertifier;
+  readonly dual: LoadedCertifier;
+  close(): Promise<void>;
+}
+
+export async function loadHalfSpaceZoo(): Promise<LoadedHalfSpaceZoo> {
+  const dir = await writeHalfSpaceZoo();
+  const store = localModelStore(dir);
+  const global = await loadCertifier(store, "halfspace", { providers: ["cpu"] });
+  const dual = await loadCertifier(store, "dual-halfspace", { providers: ["cpu"] });
+  return {
+    global,
+    dual,
+    async close() {
+      await Promise.all([global.close(), dual.close()]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The smallest k with P(Binomial(trials, p) > k) <= tail: more exceedances than k refute rate p. */
+export function binomialUpper(trials: number, p: number, tail = 1e-6): number {
+  let k = 0;
+  while (1 - binomialCdf(k, trials, p) > tail) k++;
+  return k;
 }
