@@ -111,12 +111,13 @@ export async function certify(
     nA,
     pALower,
     abstained,
-    radius: abstained ? 0 : spec.sigma * normalQuantile(pALower),
+    radius: radiusOf(spec.sigma, pALower),
     draws: spec.n0 + n,
     looks: plan ? [...looks] : null,
   };
 }
 
+/** sigma PhiInv(pALower) (Cohen et al. 2019, Theorem 1); 0 below one half, where CERTIFY abstains. */
 function radiusOf(sigma: number, pALower: number): number {
   return pALower < 0.5 ? 0 : sigma * normalQuantile(pALower);
 }
