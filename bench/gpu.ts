@@ -18,6 +18,7 @@ import { fillGaussian, NOISE, NOISE_SQUARES, type NoiseVersion } from "../src/co
 import { buildNoiseModel, noisyFeeds } from "../src/runtime/graph/index.js";
 import {
   createSession,
+  deviceNoise,
   hasGpuDevice,
   loadCertifier,
   localModelStore,
@@ -98,7 +99,7 @@ async function measure(provider: ProviderName, m: Model): Promise<void> {
   await session.release();
   log(provider, m.what, "raw onnxruntime", "-", perSecond(raw), "1.00");
   for (const generator of generators) {
-    const device = generator === NOISE_SQUARES && provider !== "cpu";
+    const device = deviceNoise([provider], generator);
     const noise = await createSession(buildNoiseModel(dim, { noise: generator, device }), {
       providers: [provider],
       threads: 1,

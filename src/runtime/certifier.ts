@@ -39,6 +39,11 @@ export function noiseVersionFor(providers: readonly ProviderName[], asked?: Nois
   return asked ?? (providers[0] === "cpu" ? NOISE : NOISE_SQUARES);
 }
 
+/** Whether a noise graph is built from device operators: squares32 where a GPU provider comes first. */
+export function deviceNoise(providers: readonly ProviderName[], version: NoiseVersion): boolean {
+  return version === NOISE_SQUARES && providers[0] !== "cpu";
+}
+
 /** The noise generator of a certifier's graphs: its version, and whether from device operators. */
 interface NoiseGenerator {
   readonly version: NoiseVersion;
@@ -79,7 +84,7 @@ export async function loadCertifier(
   const noise = options.noise ?? "graph";
   const version = noiseVersionFor(providers, options.noiseVersion);
   // squares32's graph from device operators wherever a GPU provider runs it.
-  const generator: NoiseGenerator = { version, device: version === NOISE_SQUARES && providers[0] !== "cpu" };
+  const generator: NoiseGenerator = { version, device: deviceNoise(providers, version) };
   const digests: Record<string, string> = {};
   const files = new Map<string, Promise<Uint8Array>>();
   const readModel = (name: string): Promise<Uint8Array> => {
