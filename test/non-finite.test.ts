@@ -9,10 +9,10 @@ import type { ManifestInput } from "../src/core/manifest.js";
 import { buildNoisyClassifier, composeClassifier, GRAPH_OUTPUTS } from "../src/runtime/graph/index.js";
 import {
   graphNoiseFeeds,
-  type LoadedCertifier,
   loadCertifier,
   localModelStore,
   NonFiniteLogitsError,
+  type RuntimeCertifier,
 } from "../src/runtime/index.js";
 import { buildModel, floatInput, floats, node } from "./helpers/onnx-builder.js";
 import { startTestServer } from "./helpers/server.js";
@@ -69,7 +69,7 @@ const infModel = () =>
   });
 
 let dir: string;
-const loaded: LoadedCertifier[] = [];
+const loaded: RuntimeCertifier[] = [];
 const cpu = { providers: ["cpu"] as const, threads: 1 };
 
 const write = (

@@ -3,7 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ManifestInput } from "../src/core/manifest.js";
-import { type LoadedCertifier, loadCertifier, localModelStore, ManifestError } from "../src/runtime/index.js";
+import {
+  loadCertifier,
+  localModelStore,
+  ManifestError,
+  type RuntimeCertifier,
+} from "../src/runtime/index.js";
 import { loadConfig } from "../src/server/config.js";
 import { startServer } from "../src/server/server.js";
 import { linearModel, rng } from "./helpers/onnx-builder.js";
@@ -38,7 +43,7 @@ const base = {
 };
 
 let dir: string;
-const loaded: LoadedCertifier[] = [];
+const loaded: RuntimeCertifier[] = [];
 const write = (manifest: Omit<ManifestInput, "models" | "schemaVersion">, model: Uint8Array) =>
   writeCertifier(dir, manifest, { clf: { bytes: model } });
 const load = async (id: string, noise: "graph" | "host") => {

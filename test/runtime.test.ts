@@ -11,12 +11,12 @@ import {
   countPredicted,
   graphNoiseFeeds,
   IntegrityError,
-  type LoadedCertifier,
   loadCertifier,
   localModelStore,
   ManifestError,
   ProviderError,
   parseProviders,
+  type RuntimeCertifier,
   resolveProviders,
 } from "../src/runtime/index.js";
 import { halfSpaceModel, linearModel, P, shiftBySigmaModel } from "./helpers/onnx-builder.js";
@@ -31,7 +31,7 @@ const halfSpace = () => halfSpaceModel(w, b, [2]);
 const base = { input: { shape: [2], range: [-1, 1] as [number, number] }, labels: ["neg", "pos"] };
 
 let dir: string;
-const loaded: LoadedCertifier[] = [];
+const loaded: RuntimeCertifier[] = [];
 const load = async (...args: Parameters<typeof loadCertifier>) => {
   const c = await loadCertifier(...args);
   loaded.push(c);

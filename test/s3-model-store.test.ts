@@ -10,11 +10,11 @@ import { pushManifest } from "../src/cli/models.js";
 import { certifyInput } from "../src/core/index.js";
 import {
   IntegrityError,
-  type LoadedCertifier,
   loadCertifier,
   localModelStore,
   ManifestError,
   openModelStore,
+  type RuntimeCertifier,
   s3Client,
 } from "../src/runtime/index.js";
 import { halfSpaceModel, linearModel } from "./helpers/onnx-builder.js";
@@ -40,7 +40,7 @@ let serving = false;
 let endpoint: string;
 let client: S3Client;
 let digests: Record<string, string>;
-const loaded: LoadedCertifier[] = [];
+const loaded: RuntimeCertifier[] = [];
 
 const store = (cacheDir: string) =>
   openModelStore("s3://zoo/models", { cacheDir, endpoint, credentials, region: "us-east-1" });

@@ -1,5 +1,5 @@
 import { dirname, resolve } from "node:path";
-import { type LoadedCertifier, loadCertifier } from "../runtime/certifier.js";
+import { loadCertifier, type RuntimeCertifier } from "../runtime/certifier.js";
 import { localModelStore } from "../runtime/model-store.js";
 import { ThreadPool } from "../runtime/threads/pool.js";
 import type { Certification } from "./args.js";
@@ -9,7 +9,7 @@ import type { Certification } from "./args.js";
  * or with `--workers` W > 1, on W certification threads that each certificate's batches spread
  * over (the runtime's thread pool, which the service uses too; the certificate is the same).
  */
-export async function openCertifier(path: string, c: Certification): Promise<LoadedCertifier> {
+export async function openCertifier(path: string, c: Certification): Promise<RuntimeCertifier> {
   // An absolute path always reads as a path, never as a manifest id.
   const ref = resolve(path);
   const store = localModelStore(dirname(ref));

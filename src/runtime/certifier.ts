@@ -1,5 +1,5 @@
 import * as ort from "onnxruntime-node";
-import type { LoadedCertifier as CoreLoadedCertifier } from "../core/certifier.js";
+import type { LoadedCertifier } from "../core/certifier.js";
 import { ModelError } from "../core/errors.js";
 import { estimatorRoutes, type Manifest } from "../core/manifest.js";
 import type { NoisyClassifier } from "../core/model.js";
@@ -13,7 +13,7 @@ import { type Session, SessionCache } from "./session.js";
 import { readSignature } from "./signature.js";
 
 /** A certifier with live sessions; `close` releases them. */
-export interface LoadedCertifier extends CoreLoadedCertifier {
+export interface RuntimeCertifier extends LoadedCertifier {
   close(): Promise<void>;
 }
 
@@ -73,7 +73,7 @@ export async function loadCertifier(
   store: ModelStore,
   ref: string,
   options: LoadOptions = {},
-): Promise<LoadedCertifier> {
+): Promise<RuntimeCertifier> {
   const threads = options.threads;
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0)) {
     throw new RangeError(`threads must be a non-negative integer, not ${threads}`);

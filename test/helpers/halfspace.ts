@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import binomialCdf from "@stdlib/stats-base-dists-binomial-cdf";
-import { type LoadedCertifier, loadCertifier, localModelStore } from "../../src/runtime/index.js";
+import { loadCertifier, localModelStore, type RuntimeCertifier } from "../../src/runtime/index.js";
 import { halfSpaceModel } from "./onnx-builder.js";
 import { writeCertifier } from "./zoo.js";
 
@@ -60,8 +60,8 @@ export function twoDistances(dE: number, dC: number): number[] {
 
 /** The half-space zoo in a temporary store with both certifiers loaded on the CPU; close removes it. */
 export interface LoadedHalfSpaceZoo {
-  readonly global: LoadedCertifier;
-  readonly dual: LoadedCertifier;
+  readonly global: RuntimeCertifier;
+  readonly dual: RuntimeCertifier;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { Manifest } from "../../core/manifest.js";
-import { type LoadedCertifier, loadCertifier } from "../certifier.js";
+import { loadCertifier, type RuntimeCertifier } from "../certifier.js";
 import type { ModelStore } from "../model-store.js";
 import type { FromThread, ThreadData, ToThread } from "./protocol.js";
 
@@ -35,9 +35,9 @@ const store: ModelStore = {
   readModel: (file, ref) => call("readModel", [file, ref]) as Promise<Uint8Array>,
 };
 
-const certifiers = new Map<string, Promise<LoadedCertifier>>();
+const certifiers = new Map<string, Promise<RuntimeCertifier>>();
 
-function certifier(id: string): Promise<LoadedCertifier> {
+function certifier(id: string): Promise<RuntimeCertifier> {
   let c = certifiers.get(id);
   if (!c) {
     c = loadCertifier(store, id, {

@@ -3,7 +3,7 @@ import type { AppEnv } from "../env.js";
 import { validationHook } from "../middleware/validation.js";
 import { CertifierIdParams, CertifierListSchema, CertifierSchema } from "../schemas/certifier.js";
 import { describeCertifier } from "../schemas/describe-certifier.js";
-import { problemResponse } from "../schemas/problem.js";
+import { problemResponseSpec } from "../schemas/problem.js";
 import { commonErrors, security } from "./errors.js";
 
 const listCertifiers = createRoute({
@@ -30,7 +30,7 @@ const getCertifier = createRoute({
   responses: {
     200: { description: "The certifier", content: { "application/json": { schema: CertifierSchema } } },
     ...commonErrors,
-    404: problemResponse("Unknown certifier"),
+    404: problemResponseSpec("Unknown certifier"),
   },
 });
 

@@ -22,7 +22,7 @@ import { fieldError, validationHook, validationProblem } from "../middleware/val
 import { type CertifyRequest, CertifyRequestSchema } from "../schemas/certify-request.js";
 import { JobIdParams, JobPageSchema, JobSchema, ListQuerySchema } from "../schemas/job.js";
 import { presentJob } from "../schemas/present.js";
-import { problemResponse } from "../schemas/problem.js";
+import { problemResponseSpec } from "../schemas/problem.js";
 import { commonErrors, security } from "./errors.js";
 import { preferWait } from "./prefer.js";
 import { checkWebhook } from "./webhook.js";
@@ -73,14 +73,14 @@ const createJob = createRoute({
       headers: { Location: { schema: { type: "string" }, description: "the job's URL" } },
     },
     ...commonErrors,
-    404: problemResponse("Unknown certifier"),
-    409: problemResponse("A request with this Idempotency-Key is still being processed"),
-    413: problemResponse("Request body too large"),
-    429: problemResponse(
+    404: problemResponseSpec("Unknown certifier"),
+    409: problemResponseSpec("A request with this Idempotency-Key is still being processed"),
+    413: problemResponseSpec("Request body too large"),
+    429: problemResponseSpec(
       "Rate limit exceeded, or the tenant already has MAX_QUEUED_JOBS jobs queued; see Retry-After",
     ),
-    415: problemResponse("The body is not application/json"),
-    422: problemResponse(
+    415: problemResponseSpec("The body is not application/json"),
+    422: problemResponseSpec(
       "The body does not validate: a field, the input's shape or range, the parameters, or an Idempotency-Key reused with another body",
     ),
   },
@@ -99,7 +99,7 @@ const getJob = createRoute({
   responses: {
     200: { description: "The job", content: jobContent },
     ...commonErrors,
-    404: problemResponse("No such job, or another tenant's"),
+    404: problemResponseSpec("No such job, or another tenant's"),
   },
 });
 
@@ -117,8 +117,8 @@ const cancelJob = createRoute({
     200: { description: "The job is canceled", content: jobContent },
     202: { description: "Cancellation requested; the job stops within a second", content: jobContent },
     ...commonErrors,
-    404: problemResponse("No such job, or another tenant's"),
-    409: problemResponse("The job already finished"),
+    404: problemResponseSpec("No such job, or another tenant's"),
+    409: problemResponseSpec("The job already finished"),
   },
 });
 
@@ -135,8 +135,8 @@ const deleteJob = createRoute({
   responses: {
     204: { description: "The job is forgotten" },
     ...commonErrors,
-    404: problemResponse("No such job, or another tenant's"),
-    409: problemResponse("The job has not finished"),
+    404: problemResponseSpec("No such job, or another tenant's"),
+    409: problemResponseSpec("The job has not finished"),
   },
 });
 

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.js";
-import { problemResponse } from "../schemas/problem.js";
+import { problemResponseSpec } from "../schemas/problem.js";
 
 const Health = z.object({ status: z.literal("ok") }).openapi("Health");
 const Readiness = z
@@ -31,7 +31,7 @@ const readyz = createRoute({
   responses: {
     200: { description: "Ready", content: { "application/json": { schema: Readiness } } },
     503: { description: "Not ready", content: { "application/json": { schema: Readiness } } },
-    500: problemResponse("The server failed"),
+    500: problemResponseSpec("The server failed"),
   },
 });
 

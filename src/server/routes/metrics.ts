@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.js";
 import { registry, scrape } from "../metrics/registry.js";
-import { problemResponse } from "../schemas/problem.js";
+import { problemResponseSpec } from "../schemas/problem.js";
 import { commonErrors, security } from "./errors.js";
 
 const metrics = createRoute({
@@ -18,7 +18,7 @@ const metrics = createRoute({
       content: { "text/plain": { schema: z.string() } },
     },
     ...commonErrors,
-    403: problemResponse("METRICS_TENANTS is set and does not name this API key's tenant"),
+    403: problemResponseSpec("METRICS_TENANTS is set and does not name this API key's tenant"),
   },
 });
 

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.js";
 import { problem, problemTypes } from "../middleware/problem.js";
 import { validationHook } from "../middleware/validation.js";
-import { problemResponse } from "../schemas/problem.js";
+import { problemResponseSpec } from "../schemas/problem.js";
 import { WebhookSecretSchema } from "../schemas/webhook-secret.js";
 import { tenantSecret } from "../webhooks/signature.js";
 import { commonErrors, security } from "./errors.js";
@@ -23,7 +23,7 @@ const getWebhookSecret = createRoute({
       content: { "application/json": { schema: WebhookSecretSchema } },
     },
     ...commonErrors,
-    404: problemResponse("Webhooks are not configured on this server (no WEBHOOK_SECRET)"),
+    404: problemResponseSpec("Webhooks are not configured on this server (no WEBHOOK_SECRET)"),
   },
 });
 

@@ -17,7 +17,7 @@ export const ProblemSchema = z
   })
   .openapi("Problem");
 
-/** A response entry for an error status, in problem+json. */
-export function problemResponse(description: string) {
+/** An OpenAPI response entry for an error status, in problem+json (the answer itself is middleware/problem.ts). */
+export function problemResponseSpec(description: string) {
   return { description, content: { "application/problem+json": { schema: ProblemSchema } } };
 }
