@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { localModelStore } from "../src/runtime/model-store.js";
 import { loadConfig } from "../src/server/config.js";
 import { startServer } from "../src/server/server.js";
-import { randomLinearModel } from "../test/helpers/onnx-builder.js";
-import { writeCertifier } from "../test/helpers/zoo.js";
+import { randomLinearModel } from "./fixtures/onnx-builder.js";
+import { writeCertifier } from "./fixtures/zoo.js";
 
 const SECONDS = Number(process.env.DUALRS_BENCH_SECONDS ?? 5);
 const JOBS = Number(process.env.DUALRS_BENCH_JOBS ?? 4);
