@@ -1,6 +1,5 @@
 import { parseArgs } from "node:util";
-import { ConfigEnv, loadConfig } from "../server/config.js";
-import { startServer } from "../server/server.js";
+import { ConfigEnv, loadConfig, startServer } from "../server/index.js";
 import { UsageError } from "./errors.js";
 
 export const serveUsage = `Usage: dualrs serve [options]

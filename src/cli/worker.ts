@@ -3,9 +3,8 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { ConfigError } from "../runtime/config-error.js";
 import { openModelStore } from "../runtime/open-model-store.js";
-import { ConfigEnv, loadConfig } from "../server/config.js";
-import { createRedisWorker } from "../server/jobs/redis-worker.js";
-import { registry } from "../server/metrics/registry.js";
+// The server's public entry only, never its internals.
+import { ConfigEnv, createRedisWorker, loadConfig, registry } from "../server/index.js";
 import { UsageError } from "./errors.js";
 
 /** Settings of a worker process beyond the server's (config.ts), also from the environment. */

@@ -1,6 +1,7 @@
 export { type AppOptions, createApp } from "./app.js";
 export { ConfigEnv, ConfigError, isLoopback, loadConfig, type ServerConfig } from "./config.js";
 export type * from "./contract/jobs.js";
+export { createRedisWorker, type RedisWorker, type RedisWorkerOptions } from "./jobs/redis-worker.js";
 export { httpRequests, jobLatency, registry, samplesTotal } from "./metrics/registry.js";
 export { type ApiKey, hashApiKey, parseApiKey } from "./middleware/auth.js";
 export type { Problem } from "./middleware/problem.js";
