@@ -41,6 +41,8 @@ export interface AppOptions {
   webhookSecret?: string | undefined;
   /** Browser pages on other origins that may call the API: `*` or a list; default none (same origin only). */
   corsOrigins?: CorsOrigins | undefined;
+  /** The web page's folder, as `npm run build` writes it; default: dist/web beside the built server. */
+  webDir?: string | undefined;
 }
 
 /** Paths that need an API key (when keys are configured) and count against the rate limit; `/x/*` matches `/x` too. */
@@ -89,7 +91,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   app.route("/", api);
   app.get("/openapi.json", (c) => c.json(document));
   app.route("/", docsRoutes());
-  app.route("/", webRoutes());
+  app.route("/", webRoutes(options.webDir));
   return app;
 }
 

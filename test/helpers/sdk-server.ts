@@ -8,6 +8,7 @@ import { loadConfig } from "../../src/server/config.js";
 import { type RunningServer, startServer } from "../../src/server/server.js";
 import { halfSpaceModel, linearModel } from "./onnx-builder.js";
 import { writeServerZoo } from "./server-zoo.js";
+import { ensureWebBuild } from "./web-build.js";
 import { writeCertifier } from "./zoo.js";
 
 /** The web page's sample images (real Fashion-MNIST test images) and their labels. */
@@ -67,6 +68,8 @@ export interface SdkServer extends RunningServer {
 
 /** The real server on a loopback port with its embedded queue, over the server zoo and `fmnist-templates`. */
 export async function startSdkServer(env: Record<string, string> = {}): Promise<SdkServer> {
+  // The page it serves is the built one.
+  await ensureWebBuild();
   const dir = await mkdtemp(join(tmpdir(), "dualrs-sdk-"));
   const zoo = join(dir, "models");
   await writeServerZoo(zoo);

@@ -1,9 +1,8 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, extname, join, normalize, sep } from "node:path";
+import { extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Context, Hono } from "hono";
-import { bundleSdk } from "../../web/bundle.js";
 import type { AppEnv } from "../env.js";
 import { notFound, problemResponse, problemTypes } from "../middleware/problem.js";
 
@@ -15,22 +14,25 @@ const TYPES: Record<string, string> = {
   ".png": "image/png",
 };
 
-/** The package's root: the nearest folder above this module with a package.json (src or dist alike). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
+/**
+ * The page's folder that `npm run build` writes (src/web/assets.ts): dist/web beside the built
+ * server, whose code sits in a shared chunk at dist/ or in an entry below it; from TypeScript source
+ * (tsx, vitest), where this module is src/server/routes/web.ts, the checkout's dist/web.
+ */
+export function defaultWebDir(base = import.meta.url): string {
+  if (base.endsWith(".ts")) return fileURLToPath(new URL("../../../dist/web", base));
+  const built = ["./web", "../web"].map((path) => fileURLToPath(new URL(path, base)));
+  return built.find((dir) => existsSync(join(dir, "public", "index.html"))) ?? (built[0] as string);
 }
 
 /**
- * The web page at `/`: static files from `src/web/public`, the SDK's browser bundle at `/sdk.js`
- * (built from source where esbuild is installed, else the one `npm run build` wrote), and the
- * zoo's certified-accuracy plot when the evaluation has produced it.
+ * The web page at `/`, from the folder `dir` that `npm run build` writes: its static files
+ * (`public/`), the SDK's browser bundle at `/sdk.js` (`sdk.js`), and the zoo's certified-accuracy
+ * plot when the evaluation had produced it (`results/`).
  */
-export function webRoutes(root = packageRoot()): Hono<AppEnv> {
+export function webRoutes(dir: string = defaultWebDir()): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const publicDir = join(root, "src", "web", "public");
-  let sdk: Promise<string | null> | null = null;
+  const publicDir = resolve(dir, "public");
 
   const file = async (c: Context<AppEnv>, path: string, maxAge = 0) => {
     const body = await readFile(path).catch(() => null);
@@ -51,10 +53,8 @@ export function webRoutes(root = packageRoot()): Hono<AppEnv> {
     return file(c, path, 300);
   });
   app.get("/sdk.js", async (c) => {
-    sdk ??= sdkBundle(root);
-    const code = await sdk;
+    const code = await readFile(join(dir, "sdk.js"), "utf8").catch(() => null);
     if (code === null) {
-      sdk = null;
       return problemResponse(c, {
         type: problemTypes.notReady,
         title: "Service Unavailable",
@@ -65,17 +65,7 @@ export function webRoutes(root = packageRoot()): Hono<AppEnv> {
     return c.body(code, 200, { "Content-Type": TYPES[".js"] as string, "Cache-Control": "no-cache" });
   });
   app.get("/results/certified-accuracy.png", (c) =>
-    file(c, join(root, "docs", "results", "certified-accuracy.png"), 300),
+    file(c, join(dir, "results", "certified-accuracy.png"), 300),
   );
   return app;
-}
-
-/** The bundle built from source, else the prebuilt one, else null. */
-async function sdkBundle(root: string): Promise<string | null> {
-  const source = join(root, "src", "sdk", "index.ts");
-  if (existsSync(source)) {
-    const built = await bundleSdk(source).catch(() => null);
-    if (built) return built;
-  }
-  return readFile(join(root, "dist", "sdk", "dualrs.min.js"), "utf8").catch(() => null);
 }
