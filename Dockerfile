@@ -23,7 +23,7 @@ RUN npm ci --omit=dev --no-audit --no-fund
 FROM deps AS deps-gpu
 RUN ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install
 
-# dist/ from the TypeScript sources.
+# dist/ from the TypeScript sources, with the web page in dist/web.
 FROM node AS build
 WORKDIR /app
 ENV ONNXRUNTIME_NODE_INSTALL=skip
@@ -31,6 +31,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsup.config.ts ./
 COPY src ./src
+# The evaluation's plot that the web page shows; npm run build copies it into dist/web.
+COPY docs/results/certified-accuracy.png ./docs/results/
 RUN npm run build
 # The bundled zoo (the embedded default store), when the checkout has one; AWS deployments read S3.
 RUN --mount=type=bind,target=/context \

@@ -92,6 +92,14 @@ describe("Dockerfile", () => {
     expect(stage("deps").lines.some((l) => /^RUN npm ci .*--omit=dev/.test(l))).toBe(true);
   });
 
+  it("lets in what the build stage copies, the plot that the web page's build puts in dist/web among it", () => {
+    const sources = instruction(stage("build"), "COPY")
+      .filter((l) => !l.includes("--from="))
+      .flatMap((l) => l.split(/\s+/).slice(1, -1));
+    expect(sources).toContain("docs/results/certified-accuracy.png");
+    for (const source of sources) expect(dockerignoreAllows(source), source).toBe(true);
+  });
+
   for (const target of ["cpu", "gpu"]) {
     it(`${target} target: non-root user, health check, signals forwarded, one image for serve and worker`, () => {
       const s = stage(target);
