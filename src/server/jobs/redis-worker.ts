@@ -1,15 +1,13 @@
 import { type Job as BullJob, DelayedError, Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
-import type { Progress } from "../../core/sampler.js";
-import { type Job, type JobEvent, type JobStatus, TERMINAL } from "../contract/jobs.js";
 import type { WebhookOptions } from "../webhooks/dispatcher.js";
-import { jobProblemTypes } from "./errors.js";
-import { execute } from "./execute.js";
+import { jobErrorFrom } from "./errors.js";
+import { Lifecycle } from "./lifecycle.js";
 import { DEFAULT_RETENTION_MS } from "./record.js";
-import { RedisRecords } from "./redis-records.js";
-import { RedisTurns } from "./redis-turns.js";
-import { webhookQueue, webhookWorker } from "./redis-webhooks.js";
+import { redisPorts } from "./redis-store.js";
+import { webhookWorker } from "./redis-webhooks.js";
 import { type RunnerSettings, runnerOf } from "./runner.js";
+import { Runs } from "./runs.js";
 
 export const CERTIFY_QUEUE = "certify";
 
@@ -43,17 +41,11 @@ export interface RedisWorker {
   close(): Promise<void>;
 }
 
-const terminal = (s: JobStatus) => TERMINAL.includes(s);
-
-interface Active {
-  controller: AbortController;
-  reason: "cancel" | "shutdown" | null;
-}
-
 /**
  * A BullMQ worker for certification jobs. Delivery is at least once: a job whose worker dies is
  * found stalled once its lock lapses and runs again elsewhere, to the same certificate. Inference
- * runs on the runner's threads, so this event loop stays free to renew the locks of long jobs.
+ * runs on the runner's threads, so this event loop stays free to renew the locks of long jobs. The
+ * lifecycle is lifecycle.ts's, over Redis's ports (redis-store.ts).
  */
 export async function createRedisWorker(options: RedisWorkerOptions): Promise<RedisWorker> {
   const prefix = options.prefix ?? "dualrs";
@@ -63,106 +55,43 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
   // Connection errors are retried by ioredis; BullMQ resumes once Redis is back.
   connection.on("error", () => {});
   subscriber.on("error", () => {});
-  const log = options.log ?? (() => {});
-  const records = new RedisRecords(connection, prefix);
-  const keys = records.keys;
   const webhooks = options.webhooks ?? {};
-  const deliveries = webhookQueue(connection, prefix, webhooks);
   const queue = new Queue<{ id: string }>(CERTIFY_QUEUE, { connection, prefix });
   queue.on("error", () => {});
-  const turns = new RedisTurns(connection, prefix, queue, options.readyJobs);
-  // A job taken frees a place on BullMQ: the next tenant's job takes it.
-  const refill = (id: string) =>
-    turns
-      .taken(id)
-      .then(() => turns.feed())
-      .catch(() => {});
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  const { ports, records, turns, deliveries, store } = redisPorts({
+    redis: connection,
+    prefix,
+    queue,
+    webhooks,
+    retentionMs,
+    readyJobs: options.readyJobs,
+  });
+  const lifecycle = new Lifecycle({ ...ports, log: options.log, expireOnFinish: true });
   const concurrency = options.concurrency ?? 1;
   const runner = runnerOf({ ...options, concurrency });
-  const progressIntervalMs = options.progressIntervalMs ?? 500;
-  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
-  const active = new Map<string, Active>();
-  const stop = (id: string, reason: Active["reason"]) => {
-    const a = active.get(id);
-    if (!a) return;
-    a.reason ??= reason;
-    a.controller.abort();
-  };
+  const runs = new Runs(lifecycle, store, runner, {
+    progressIntervalMs: options.progressIntervalMs ?? 500,
+    cancelPollMs: 500,
+    cancelRequested: (id) => records.cancelRequested(id),
+  });
 
   // Cancels reach the worker that runs the job by pub/sub, and by polling should a message be lost.
-  await subscriber.subscribe(keys.cancelChannel);
-  subscriber.on("message", (_channel: string, id: string) => stop(id, "cancel"));
-
-  const finish = async (id: string, status: JobStatus, patch: Partial<Job>) => {
-    const done = await records.setStatus(id, status, ["queued", "running"], {
-      ...patch,
-      finishedAt: new Date().toISOString(),
-    });
-    if (!done) return;
-    log(`job ${id} ${status}`);
-    await records.expire(Date.now() - retentionMs).catch(() => 0);
-    await connection.publish(keys.doneChannel, id);
-    await deliveries.enqueue(await records.get(id), `job.${status}` as JobEvent);
-  };
+  await subscriber.subscribe(records.keys.cancelChannel);
+  subscriber.on("message", (_channel: string, id: string) => runs.stop(id, "cancel"));
 
   const processJob = async (task: BullJob<{ id: string }>, token?: string): Promise<void> => {
     const id = task.data.id;
-    void refill(id);
-    const job = await records.get(id);
-    if (!job || terminal(job.status)) return;
-    if (job.cancelRequested) {
-      await finish(id, "canceled", {});
-      return;
-    }
-    const started = await records.setStatus(id, "running", ["queued", "running"], {
-      startedAt: new Date().toISOString(),
-      progress: { done: 0, total: 0 },
-    });
-    if (!started) return;
-    log(`job ${id} running`);
-    await deliveries.enqueue(await records.get(id), "job.running");
-    const a: Active = { controller: new AbortController(), reason: null };
-    active.set(id, a);
-    const poll = setInterval(() => {
-      records.cancelRequested(id).then(
-        (c) => c && stop(id, "cancel"),
-        () => {},
-      );
-    }, 500);
-    let latest: Progress = { done: 0, total: 0 };
-    let written = 0;
-    try {
-      if (await records.cancelRequested(id)) stop(id, "cancel");
-      const outcome = await execute(runner, job, {
-        signal: a.controller.signal,
-        onProgress: (p) => {
-          latest = p;
-          const now = Date.now();
-          if (now - written < progressIntervalMs && p.done < p.total) return;
-          written = now;
-          records.update(id, { progress: p }).catch(() => {});
-        },
-      });
-      if (outcome.status === "succeeded") {
-        await finish(id, "succeeded", { certificate: outcome.certificate, progress: latest });
-      } else if (outcome.status === "failed") {
-        await finish(id, "failed", { error: outcome.error, progress: latest });
-      } else if (a.reason === "cancel") {
-        await finish(id, "canceled", { progress: latest });
-      } else {
-        // Shutting down: back to the queue at once, for this or another worker to run again.
-        await records.setStatus(id, "queued", ["running"], {
-          startedAt: null,
-          progress: { done: 0, total: 0 },
-        });
-        log(`job ${id} handed back`);
-        await task.moveToDelayed(Date.now(), token);
-        throw new DelayedError();
-      }
-    } finally {
-      clearInterval(poll);
-      active.delete(id);
-    }
+    // A job taken frees a place on BullMQ: the next tenant's job takes it.
+    void turns
+      .taken(id)
+      .then(() => turns.feed())
+      .catch(() => {});
+    if ((await runs.run(id)) === "done") return;
+    // Shutting down: back to the queue at once, for this or another worker to run again.
+    await lifecycle.handBack(id);
+    await task.moveToDelayed(Date.now(), token);
+    throw new DelayedError();
   };
 
   const worker = new Worker<{ id: string }>(CERTIFY_QUEUE, processJob, {
@@ -176,9 +105,7 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
   // A job BullMQ gives up on (stalled too often, or Redis errors on every attempt) fails visibly.
   worker.on("failed", (task, e) => {
     if (!task || (task.attemptsMade < (task.opts.attempts ?? 1) && !/stalled/i.test(e.message))) return;
-    void finish(task.data.id, "failed", {
-      error: { type: jobProblemTypes.internal, title: "Certification failed", detail: e.message },
-    }).catch(() => {});
+    void lifecycle.finish(task.data.id, "failed", { error: jobErrorFrom(e) }).catch(() => {});
   });
   worker.on("error", () => {
     // Connection errors: ioredis reconnects, and BullMQ resumes.
@@ -187,11 +114,7 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
   worker.on("drained", () => void turns.feed().catch(() => {}));
   const deliverer = webhookWorker(connection, prefix, webhooks, records);
   deliverer.on("error", () => {});
-  let warmed: Promise<void> = Promise.resolve();
-  if (options.warm?.length) {
-    warmed = runner.warm(options.warm);
-    warmed.catch(() => {});
-  }
+  if (options.warm?.length) runner.warm(options.warm).catch(() => {});
 
   let closed = false;
   return {
@@ -203,11 +126,7 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
     async close() {
       if (closed) return;
       closed = true;
-      const timer = setTimeout(() => {
-        for (const id of active.keys()) stop(id, "shutdown");
-      }, options.drainMs ?? 10_000);
-      await worker.close();
-      clearTimeout(timer);
+      await runs.drain(options.drainMs ?? 10_000, worker.close());
       await queue.close();
       await deliverer.close();
       await deliveries.close();
