@@ -1,12 +1,14 @@
-import type { Certificate, OptionRef, StageReport } from "./certificate.js";
+import type { Certificate, OptionRef, RoutingReport, StageReport } from "./certificate.js";
 import { type CertifyResult, type CertifySpec, certify } from "./certify.js";
 import { validateInput } from "./input.js";
 import { estimatorRoutes, type Manifest } from "./manifest.js";
 import type { NoisyClassifier } from "./model.js";
 import { NOISE, type NoiseVersion } from "./noise.js";
 import { type CertifyParameters, type ResolvedParameters, resolveParameters } from "./parameters.js";
+import { certifyRunnerUps, routingAlphas, runnerUps } from "./routing.js";
 import type { Progress } from "./sampler.js";
 import { lookSchedule, radiusCap, reachableLooks } from "./sequential.js";
+import type { Stage } from "./streams.js";
 
 /** A certifier ready to run: its manifest and a NoisyClassifier per model chain. */
 export interface LoadedCertifier {
@@ -30,7 +32,8 @@ export interface CertifyHooks {
  * Theorems 4.1 and 4.2) first certifies the variance estimator, smoothed with sigma_e, which picks
  * the classifier option (sigma_c(x), model) and cannot change it within R_sigma; then certifies the
  * classifier smoothed with sigma_c(x), radius R_c. The certificate holds within min(R_sigma, R_c),
- * and fails with probability at most alpha_e + alpha_c = alpha (union bound).
+ * and fails with probability at most alpha_e + alpha_c = alpha (union bound). Set routing
+ * (docs/routing.md) may certify past R_sigma.
  */
 export async function certifyInput(
   c: LoadedCertifier,
@@ -41,7 +44,10 @@ export async function certifyInput(
   const m = c.manifest;
   const x = validateInput(m, input);
   const p = resolveParameters(m, parameters);
-  const stages = p.mode === "dual" ? 2 : 1;
+  const routes = estimatorRoutes(m);
+  // Set routing may certify each other option once more; the total is what it could take.
+  const others = p.routing === "set" ? new Set(routes).size - 1 : 0;
+  const stages = p.mode === "dual" ? 2 + others : 1;
   const total = stages * (p.n0 + p.n);
   let drawn = 0;
   const target = p.targetRadius ?? undefined;
@@ -53,7 +59,7 @@ export async function certifyInput(
     model: NoisyClassifier,
     sigma: number,
     alpha: number,
-    stage: "estimator" | "classifier",
+    stage: Stage,
     plan?: CertifySpec["plan"],
   ) => {
     let last = 0;
@@ -90,9 +96,15 @@ export async function certifyInput(
   if (!estimator || !e) throw new Error(`certifier "${m.id}" has no estimator`);
   const alphaE = p.alpha * p.alphaSplit;
   const alphaC = p.alpha - alphaE;
-  const routes = estimatorRoutes(m);
+  const alphas = p.routing === "set" ? routingAlphas(alphaC, routes.length, others + 1) : null;
   const runClassifier = (option: number) =>
-    run(classifierOf(c, option), m.options[option]?.sigma ?? 0, alphaC, "classifier", classifierPlan);
+    run(
+      classifierOf(c, option),
+      m.options[option]?.sigma ?? 0,
+      alphas?.top ?? alphaC,
+      "classifier",
+      classifierPlan,
+    );
   let early: { option: number; result: CertifyResult } | undefined;
   let estimatorPlan: CertifySpec["plan"];
   if (schedule && target === undefined) {
@@ -112,7 +124,9 @@ export async function certifyInput(
     estimatorPlan = (top) => {
       const sigmaC = m.options[routes[top] ?? -1]?.sigma;
       const cap =
-        sigmaC === undefined ? Number.POSITIVE_INFINITY : radiusCap(sigmaC, p.n, alphaC / schedule.length);
+        sigmaC === undefined
+          ? Number.POSITIVE_INFINITY
+          : radiusCap(sigmaC, p.n, (alphas?.top ?? alphaC) / schedule.length);
       return { looks: schedule, stopAt: Math.min(cap, target), target };
     };
   }
@@ -123,16 +137,50 @@ export async function certifyInput(
     hooks.onProgress?.({ done: total, total });
     // A classifier stage that already ran is reported: its draws were taken.
     const ran = early && report(early.result, optionRef(m, early.option));
-    return finish(c, p, { estimator: estReport, classifier: ran ?? null }, false, early?.option ?? null);
+    const none = alphas && noRouting(alphas, 0);
+    return finish(
+      c,
+      p,
+      { estimator: estReport, classifier: ran ?? null },
+      false,
+      early?.option ?? null,
+      none,
+    );
   }
   const clf = early?.option === routed ? early.result : await runClassifier(routed);
+  const single = est.abstained || clf.abstained ? 0 : Math.min(est.radius, clf.radius);
+  let routing = alphas && noRouting(alphas, single);
+  // Extra draws only where R_sigma capped a classifier that did not abstain (with a target: capped
+  // it below a target the classifier reaches).
+  const want = target === undefined ? clf.radius : target;
+  const capped = !est.abstained && !clf.abstained && est.radius < want && want <= clf.radius;
+  if (alphas && routing && capped) {
+    const candidates = runnerUps(est, routes, routed, alphas.upper, (i) => optionRef(m, i));
+    const set = await certifyRunnerUps(clf.top, clf.radius, want, candidates, (option, rank) =>
+      run(
+        classifierOf(c, option),
+        m.options[option]?.sigma ?? 0,
+        alphas.rank,
+        { runnerUp: rank },
+        classifierPlan,
+      ),
+    );
+    routing = { ...routing, runnerUps: candidates, certified: set.certified, radius: set.radius };
+  }
+  if (alphas) hooks.onProgress?.({ done: total, total });
   return finish(
     c,
     p,
     { estimator: estReport, classifier: report(clf, optionRef(m, routed)) },
     est.abstained,
     routed,
+    routing,
   );
+}
+
+/** Set routing's report before any runner-up is looked at: the radius is single routing's. */
+function noRouting(alphas: RoutingReport["alphas"], single: number): RoutingReport & { radius: number } {
+  return { singleRadius: single, alphas, runnerUps: [], certified: [], radius: single };
 }
 
 function finish(
@@ -141,6 +189,7 @@ function finish(
   stages: Certificate["stages"],
   fallback: boolean,
   option: number | null,
+  routing: (RoutingReport & { radius: number }) | null = null,
 ): Certificate {
   const m = c.manifest;
   const { estimator: est, classifier: clf } = stages;
@@ -149,7 +198,9 @@ function finish(
   const abstained = abstainReason !== null;
   // min(R_sigma, R_c); a fallback option certifies nothing beyond x itself.
   const radius =
-    abstained || fallback ? 0 : Math.min(clf?.radius ?? 0, est ? est.radius : Number.POSITIVE_INFINITY);
+    abstained || fallback
+      ? 0
+      : (routing?.radius ?? Math.min(clf?.radius ?? 0, est ? est.radius : Number.POSITIVE_INFINITY));
   const top = clf?.top ?? 0;
   return {
     certifier: m.id,
@@ -170,10 +221,15 @@ function finish(
       fallback: p.mode === "dual" ? p.fallback : null,
       sampling: p.sampling,
       targetRadius: p.targetRadius,
+      routing: p.mode === "dual" ? p.routing : null,
     },
     certifiedAtTarget: p.targetRadius === null ? null : !abstained && radius >= p.targetRadius,
     stages,
-    models: digestsOf(c, p.mode === "dual" ? (m.estimator?.chain ?? []) : [], option),
+    routing: routing && reportOf(routing),
+    models: digestsOf(c, p.mode === "dual" ? (m.estimator?.chain ?? []) : [], [
+      option,
+      ...(routing?.certified.map((s) => s.option?.index ?? null) ?? []),
+    ]),
     noise: c.noise ?? NOISE,
   };
 }
@@ -193,12 +249,17 @@ function report(result: CertifyResult, option: OptionRef | null): StageReport {
   return { ...result, option };
 }
 
-/** Digests of the models a certificate depends on: the estimator chain and the option's chain. */
+function reportOf({ radius: _, ...report }: RoutingReport & { radius: number }): RoutingReport {
+  return report;
+}
+
+/** Digests of the models a certificate depends on: the estimator chain and the options' chains. */
 function digestsOf(
   c: LoadedCertifier,
   estimatorChain: string[],
-  option: number | null,
+  options: (number | null)[],
 ): Record<string, string> {
-  const names = [...estimatorChain, ...(option === null ? [] : (c.manifest.options[option]?.chain ?? []))];
+  const chains = options.flatMap((o) => (o === null ? [] : (c.manifest.options[o]?.chain ?? [])));
+  const names = [...estimatorChain, ...chains];
   return Object.fromEntries(names.map((n) => [n, c.digests[n] ?? ""]));
 }

@@ -9,6 +9,7 @@ export type * from "./model.js";
 export * from "./noise.js";
 export * from "./parameters.js";
 export * from "./predict.js";
+export * from "./routing.js";
 export * from "./sampler.js";
 export * from "./sequential.js";
 export * from "./stats.js";

@@ -60,6 +60,12 @@ export const CertifyParameters = z.strictObject({
     .describe(
       "decide whether the input is certified at this L2 radius (certifiedAtTarget), with as few draws as the data allow",
     ),
+  routing: z
+    .enum(["single", "set"])
+    .optional()
+    .describe(
+      "dual mode: single certifies min(R_sigma, R_c); set also certifies, with fresh draws, the other options the estimator could route to past R_sigma, and extends the radius while they agree (docs/routing.md). Default: single",
+    ),
 });
 export type CertifyParameters = z.infer<typeof CertifyParameters>;
 
@@ -76,6 +82,7 @@ export interface ResolvedParameters {
   fallback: number | null;
   sampling: "fixed" | "sequential";
   targetRadius: number | null;
+  routing: "single" | "set";
 }
 
 /** Validates parameters against the certifier and fills in its defaults. */
@@ -90,6 +97,9 @@ export function resolveParameters(manifest: Manifest, raw: unknown = {}): Resolv
   const mode = p.mode ?? (manifest.estimator ? "dual" : "global");
   if (mode === "dual" && !manifest.estimator) {
     throw new InputError(`certifier "${manifest.id}" has no estimator; use mode "global"`, ["mode"]);
+  }
+  if (mode === "global" && p.routing === "set") {
+    throw new InputError('routing "set" needs dual mode: a global certificate has no routing', ["routing"]);
   }
   const fallback = p.fallback === undefined ? (manifest.estimator?.fallback ?? null) : p.fallback;
   if (fallback !== null && fallback >= manifest.options.length) {
@@ -107,6 +117,7 @@ export function resolveParameters(manifest: Manifest, raw: unknown = {}): Resolv
     fallback,
     sampling: p.sampling ?? (p.targetRadius === undefined ? "fixed" : "sequential"),
     targetRadius: p.targetRadius ?? null,
+    routing: p.routing ?? "single",
   };
 }
 

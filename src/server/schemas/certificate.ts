@@ -45,6 +45,46 @@ export const StageReportSchema = z
   })
   .openapi("StageReport");
 
+export const RunnerUpSchema = z
+  .strictObject({
+    option: OptionRefSchema,
+    pUpper: z
+      .number()
+      .describe("upper confidence bound on the estimator's probability of routing to this option"),
+    overtake: z
+      .number()
+      .describe(
+        "L2 radius within which the estimator cannot route to this option: sigma_e / 2 (PhiInv(pALower) - PhiInv(pUpper))",
+      ),
+  })
+  .openapi("RunnerUp");
+
+export const RoutingReportSchema = z
+  .strictObject({
+    singleRadius: z
+      .number()
+      .describe("min(R_sigma, R_c) of the two stages: the radius single routing claims from them"),
+    alphas: z
+      .strictObject({
+        top: z.number().describe("alpha of the routed classifier stage"),
+        upper: z.number().describe("alpha of each upper bound on an estimator class other than the top one"),
+        rank: z.number().describe("alpha of each runner-up rank"),
+      })
+      .describe("the split of alpha_c, fixed before any draw"),
+    runnerUps: z
+      .array(RunnerUpSchema)
+      .describe("every option besides the routed one the estimator could route to, nearest first"),
+    certified: z
+      .array(
+        StageReportSchema.extend({
+          overtake: z.number().describe("the runner-up's overtake radius"),
+          rank: z.number().int().describe("1 for the nearest runner-up, and so on"),
+        }),
+      )
+      .describe("runner-ups certified with fresh draws, in rank order"),
+  })
+  .openapi("RoutingReport");
+
 export const CertificateSchema = z
   .strictObject({
     certifier: z.string(),
@@ -60,7 +100,11 @@ export const CertificateSchema = z
       .describe(
         "why the certificate abstains (null: it does not). estimator: the variance estimator could not tell with confidence which noise level suits the input; try a larger n or alpha, or a certifier with a fallback option. classifier: the smoothed classifier showed no confident majority class under its noise; try a larger n or alpha, or a smaller sigma or another certifier",
       ),
-    radius: z.number().describe("certified L2 radius: min(R_sigma, R_c) in dual mode"),
+    radius: z
+      .number()
+      .describe(
+        "certified L2 radius: min(R_sigma, R_c) in dual mode; with set routing possibly more, where the options the estimator could route to agree",
+      ),
     fallback: z.boolean().describe("the estimator abstained and the fallback option was used: radius 0"),
     alpha: z.number().describe("probability that the certificate is wrong, at most"),
     seed: z
@@ -76,6 +120,7 @@ export const CertificateSchema = z
       fallback: z.number().int().nullable(),
       sampling: z.enum(["fixed", "sequential"]),
       targetRadius: z.number().nullable(),
+      routing: z.enum(["single", "set"]).nullable().describe("dual mode's routing; null in global mode"),
     }),
     certifiedAtTarget: z
       .boolean()
@@ -85,6 +130,9 @@ export const CertificateSchema = z
       estimator: orNull(StageReportSchema),
       classifier: orNull(StageReportSchema),
     }),
+    routing: orNull(RoutingReportSchema).describe(
+      "set routing's bounds and extra stages (docs/routing.md); null with single routing or in global mode",
+    ),
     models: z.record(z.string(), z.string()).describe("sha256 of each model file the certificate depends on"),
     noise: z
       .enum(NOISE_VERSIONS)
