@@ -12,6 +12,8 @@ const entries = {
   "runtime/threads/thread": "src/runtime/threads/thread.ts",
   // Not a subpath either: the image decoder's thread, which ImageDecoder starts by file.
   "runtime/image/worker": "src/runtime/image/worker.ts",
+  // And the host noise's thread, which NoiseMaker starts by file.
+  "runtime/noise/worker": "src/runtime/noise/worker.ts",
 };
 
 export default defineConfig({

@@ -10,20 +10,27 @@ export function withHostNoise(model: BatchClassifier, version: NoiseVersion = NO
   return {
     classes: model.classes,
     async countBatch(b: DrawBatch): Promise<Uint32Array> {
-      const dim = b.x.length;
-      const size = dim * b.count;
+      const size = b.x.length * b.count;
       if (buffer.length < size) buffer = new Float32Array(size);
       const inputs = buffer.subarray(0, size);
-      fillGaussian(inputs, dim, b.seed, b.stream, b.first, b.count, version);
-      for (let k = 0; k < b.count; k++) {
-        const row = k * dim;
-        for (let j = 0; j < dim; j++)
-          inputs[row + j] = (b.x[j] as number) + b.sigma * (inputs[row + j] as number);
-      }
+      fillNoisy(inputs, b, version);
       const classes = await model.classify(inputs, b.count, b.sigma);
       return countClasses(classes, model.classes);
     },
   };
+}
+
+/**
+ * out[k * dim + j] = x[j] + sigma * eps_(first + k)[j] for the draws of the batch: the noise rounded
+ * to float32, then the sum rounded once (the bits every host implementation of the noise gives).
+ */
+export function fillNoisy(out: Float32Array, b: DrawBatch, version: NoiseVersion = NOISE): void {
+  const dim = b.x.length;
+  fillGaussian(out, dim, b.seed, b.stream, b.first, b.count, version);
+  for (let k = 0; k < b.count; k++) {
+    const row = k * dim;
+    for (let j = 0; j < dim; j++) out[row + j] = (b.x[j] as number) + b.sigma * (out[row + j] as number);
+  }
 }
 
 /** Histogram of predicted classes; a class outside [0, classes) is a broken model. */

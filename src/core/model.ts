@@ -13,6 +13,11 @@ export interface DrawBatch {
   readonly stream: number;
   readonly first: number;
   readonly count: number;
+  /**
+   * The draws the same caller asks for next, where it knows them, so that a classifier may make
+   * their noise while this batch runs; absent: none known.
+   */
+  readonly next?: { readonly first: number; readonly count: number } | undefined;
 }
 
 /** A base classifier f evaluated on noisy draws; the noise may be made on the host or in the model graph. */

@@ -96,6 +96,22 @@ function checkUint32(name: string, v: number): void {
   }
 }
 
+/** Checks the arguments of fillGaussian, which every implementation of the noise takes. */
+export function checkDraws(
+  out: Float32Array,
+  dim: number,
+  stream: number,
+  first: number,
+  count: number,
+): void {
+  if (!Number.isInteger(dim) || dim < 1) throw new RangeError(`dim must be a positive integer, got ${dim}`);
+  if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be >= 0, got ${count}`);
+  checkUint32("stream", stream);
+  checkUint32("first", first);
+  if (first + count > TWO_POW_32) throw new RangeError("draw indices must stay below 2^32");
+  if (out.length < count * dim) throw new RangeError(`out holds ${out.length} < ${count * dim} values`);
+}
+
 /**
  * Fills out[k * dim + j], for k < count and j < dim, with element j of draw i = first + k, of the
  * given noise version.
@@ -110,12 +126,7 @@ export function fillGaussian(
   count: number,
   version: NoiseVersion = NOISE,
 ): void {
-  if (!Number.isInteger(dim) || dim < 1) throw new RangeError(`dim must be a positive integer, got ${dim}`);
-  if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be >= 0, got ${count}`);
-  checkUint32("stream", stream);
-  checkUint32("first", first);
-  if (first + count > TWO_POW_32) throw new RangeError("draw indices must stay below 2^32");
-  if (out.length < count * dim) throw new RangeError(`out holds ${out.length} < ${count * dim} values`);
+  checkDraws(out, dim, stream, first, count);
   if (version === NOISE_SQUARES) {
     fillSquaresGaussian(out, dim, seed, stream, first, count);
     return;

@@ -38,12 +38,18 @@ export async function sampleCounts(
   let next = 0;
   let done = 0;
   let failed = false;
+  const lanes = Math.max(1, Math.min(model.parallelism ?? 1, Math.ceil(spec.num / spec.batchSize)));
   const lane = async () => {
     while (!failed && next < spec.num) {
       hooks.signal?.throwIfAborted();
       const first = next;
       const count = Math.min(spec.batchSize, spec.num - first);
       next += count;
+      // With one lane the next batch is known: the model may make its noise meanwhile.
+      const following =
+        lanes === 1 && next < spec.num
+          ? { first: from + next, count: Math.min(spec.batchSize, spec.num - next) }
+          : undefined;
       const batch = await model
         .countBatch({
           x: spec.x,
@@ -52,6 +58,7 @@ export async function sampleCounts(
           stream: spec.stream,
           first: from + first,
           count,
+          next: following,
         })
         .catch((e: unknown) => {
           // The other lanes start no new batch.
@@ -63,7 +70,6 @@ export async function sampleCounts(
       hooks.onBatch?.(done);
     }
   };
-  const lanes = Math.max(1, Math.min(model.parallelism ?? 1, Math.ceil(spec.num / spec.batchSize)));
   await Promise.all(Array.from({ length: lanes }, lane));
   hooks.signal?.throwIfAborted();
   return counts;

@@ -7,6 +7,7 @@ import { NOISE, NOISE_SQUARES, type NoiseVersion } from "../core/noise.js";
 import { IntegrityError, NonFiniteLogitsError } from "./errors.js";
 import { buildNoisyClassifier, composeClassifier, GRAPH_INPUTS, GRAPH_OUTPUTS } from "./graph/index.js";
 import type { ModelStore } from "./model-store.js";
+import { NoiseMaker } from "./noise/maker.js";
 import { graphNoiseClassifier, graphNoiseFeeds, hostNoiseClassifier } from "./onnx-classifier.js";
 import { type ProviderConfig, type ProviderName, resolveProviders } from "./providers.js";
 import { type Session, SessionCache } from "./session.js";
@@ -50,6 +51,12 @@ interface NoiseGenerator {
   readonly device: boolean;
 }
 
+/** How a certifier's classifiers draw their noise: where, which, and the host's noise thread. */
+interface NoiseSetup extends NoiseGenerator {
+  readonly mode: NoiseMode;
+  readonly maker: NoiseMaker | undefined;
+}
+
 /** One use of a chain in the manifest, for checks and messages. */
 interface ChainUse {
   readonly chain: readonly string[];
@@ -82,6 +89,11 @@ export async function loadCertifier(
   const providers = await resolveProviders(options.providers ?? "auto");
   const sessions = new SessionCache({ providers, threads });
   const noise = options.noise ?? "graph";
+  const maker = noise === "host" ? new NoiseMaker() : undefined;
+  const close = async () => {
+    await maker?.close();
+    await sessions.close();
+  };
   const version = noiseVersionFor(providers, options.noiseVersion);
   // squares32's graph from device operators wherever a GPU provider runs it.
   const generator: NoiseGenerator = { version, device: deviceNoise(providers, version) };
@@ -110,7 +122,7 @@ export async function loadCertifier(
       const key = use.chain.join("\u0000");
       let classifier = byChain.get(key);
       if (!classifier) {
-        classifier = buildChain(manifest, use, noise, generator, sessions, readChain);
+        classifier = buildChain(manifest, use, { mode: noise, maker, ...generator }, sessions, readChain);
         byChain.set(key, classifier);
       }
       return classifier.then((c) => requireClasses(manifest, use, c));
@@ -123,10 +135,10 @@ export async function loadCertifier(
       ...(estimator ? { estimator } : {}),
       digests,
       noise: version,
-      close: () => sessions.close(),
+      close,
     };
   } catch (e) {
-    await sessions.close();
+    await close();
     throw e;
   }
 }
@@ -155,15 +167,14 @@ function chainUses(manifest: Manifest): ChainUse[] {
 async function buildChain(
   manifest: Manifest,
   use: ChainUse,
-  noise: NoiseMode,
-  generator: NoiseGenerator,
+  setup: NoiseSetup,
   sessions: SessionCache,
   readChain: (chain: readonly string[]) => Promise<ChainModels>,
 ): Promise<NoisyClassifier> {
   const label = `chain [${use.chain.join(", ")}]`;
   const shape = manifest.input.shape;
+  const { mode: noise, version, device, maker } = setup;
   const key = `${noise}:${use.chain.join("\u0000")}`;
-  const { version, device } = generator;
   try {
     const session = await sessions.get(key, async () => {
       const models = await readChain(use.chain);
@@ -183,7 +194,7 @@ async function buildChain(
     const classifier =
       noise === "graph"
         ? graphNoiseClassifier(session, use.classes, name, version)
-        : hostNoiseClassifier(session, shape, use.classes, name, version);
+        : hostNoiseClassifier(session, shape, use.classes, name, version, maker);
     await trialRun(manifest, use, classifier);
     return classifier;
   } catch (e) {

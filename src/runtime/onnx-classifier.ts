@@ -5,6 +5,8 @@ import type { BatchClassifier, DrawBatch, NoisyClassifier } from "../core/model.
 import { NOISE, type NoiseVersion } from "../core/noise.js";
 import { NonFiniteLogitsError } from "./errors.js";
 import { GRAPH_INPUTS, GRAPH_OUTPUTS, noisyFeeds } from "./graph/index.js";
+import type { NoiseMaker } from "./noise/maker.js";
+import { withNoiseMaker } from "./noise/prefetch.js";
 import type { Session } from "./session.js";
 
 /** Index of the largest logit of each row; ties go to the lowest index, as ONNX ArgMax. */
@@ -82,15 +84,20 @@ export function composedClassifier(
   };
 }
 
-/** Host noise: x + sigma * eps made on the CPU (core's fillGaussian), classified by the composed chain. */
+/**
+ * Host noise: x + sigma * eps made on the CPU, classified by the composed chain; by a NoiseMaker's
+ * thread ahead of each batch where one is given, else by core's fillNoisy on this thread.
+ */
 export function hostNoiseClassifier(
   session: Session,
   inputShape: readonly number[],
   classes: number,
   name: string,
   version: NoiseVersion = NOISE,
+  maker?: NoiseMaker,
 ): NoisyClassifier {
-  return withHostNoise(composedClassifier(session, inputShape, classes, name), version);
+  const base = composedClassifier(session, inputShape, classes, name);
+  return maker ? withNoiseMaker(base, maker, version) : withHostNoise(base, version);
 }
 
 /**
