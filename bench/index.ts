@@ -13,6 +13,7 @@ import { certifyInput, fillGaussian, NOISE, NOISE_SQUARES, type NoiseVersion } f
 import { labelTable } from "../src/eval/label-table.js";
 import { buildNoiseModel } from "../src/runtime/graph/index.js";
 import { createSession, loadCertifier, localModelStore, type NoiseMode } from "../src/runtime/index.js";
+import { WasmGaussian } from "../src/runtime/noise/wasm-gaussian.js";
 import { createRunner } from "../src/server/jobs/runner.js";
 import { perSecond, throughput } from "./measure.js";
 
@@ -46,7 +47,15 @@ const hostNormals = await throughput(async () => {
   first += BATCH;
   return BATCH * dim;
 }, SECONDS);
-log("noise only", "host (1 JS thread)", perSecond(hostNormals), "normals");
+log("noise only", "host, JavaScript (1 thread)", perSecond(hostNormals), "normals");
+// The same bits from WebAssembly SIMD (src/runtime/noise), x + sigma * eps included.
+const wasm = new WasmGaussian();
+const wasmNormals = await throughput(async () => {
+  wasm.fillNoisy(noise, { x, sigma: 0.25, seed: 1, stream: 0, first, count: BATCH });
+  first += BATCH;
+  return BATCH * dim;
+}, SECONDS);
+log("noise only", "host, WebAssembly SIMD (1 thread)", perSecond(wasmNormals), "normals");
 // The graph's integer (Philox) ops barely use a second thread: noise bounds certification on the CPU.
 // squares32 (the GPU providers' noise) beside it, in its CPU operator set.
 const graphNoiseRates = new Map<number, number>();
@@ -105,7 +114,7 @@ for (const threads of THREADS) {
     if (generator === NOISE) ratios.push({ threads, noise: mode, raw, cert });
     log(
       `certification, ${threads} thread(s)`,
-      `${mode} noise${generator === NOISE ? "" : `, ${generatorName(generator)}`}`,
+      `${mode === "host" ? "host noise (+1 noise thread)" : `${mode} noise`}${generator === NOISE ? "" : `, ${generatorName(generator)}`}`,
       perSecond(cert),
       `samples (${(cert / raw).toFixed(2)} of raw)`,
     );

@@ -8,7 +8,8 @@ import { UsageError } from "./errors.js";
 /** How a command runs its certifications: where the models run, and the request for the core. */
 export interface Certification {
   providers: ProviderConfig;
-  noise: "graph" | "host";
+  /** Where the noise is made; absent: the default for the providers (runtime's noiseModeFor). */
+  noise?: "graph" | "host" | undefined;
   /** The noise generator; absent: the default for the providers (runtime's noiseVersionFor). */
   noiseVersion?: NoiseVersion | undefined;
   threads?: number | undefined;
@@ -34,7 +35,9 @@ export const certificationUsage = `  --mode dual|global     default: dual when t
                          schedule that stop once more draws cannot change the certificate)
   --target-radius EPS    decide whether the input is certified at EPS with as few draws as the
                          data allow (sequential unless --sampling fixed)
-  --noise graph|host     where the noise is drawn (default graph)
+  --routing R            dual mode: single (default: min(R_sigma, R_c)) or set (also certify the
+                         other options the estimator could route to past R_sigma; docs/routing.md)
+  --noise graph|host     where the noise is made (default: host on the CPU, graph on a GPU)
   --generator G          noise generator: philox4x32-10 or squares32 (default: squares32 on a
                          GPU provider, philox4x32-10 on the CPU; a certificate names its own)
   --providers P          auto (default), cpu, webgpu, cuda, or a list such as cuda,cpu
@@ -53,7 +56,15 @@ Certifies one input and prints the certificate as JSON on stdout.
   --seed K               noise seed (random when absent; recorded in the certificate)
 ${certificationUsage}`;
 
-const certificationStrings = ["manifest", "mode", "noise", "generator", "providers", "sampling"] as const;
+const certificationStrings = [
+  "manifest",
+  "mode",
+  "noise",
+  "generator",
+  "providers",
+  "sampling",
+  "routing",
+] as const;
 const certificationNumbers = [
   "sigma",
   "n",
@@ -128,7 +139,7 @@ export function certificationOf(flags: Flags<string, string>): Certification {
   const { strings: s, numbers: n } = flags;
   return {
     providers: providersOf(s.providers ?? "auto"),
-    noise: oneOf("noise", s.noise ?? "graph", ["graph", "host"] as const),
+    noise: s.noise === undefined ? undefined : oneOf("noise", s.noise, ["graph", "host"] as const),
     noiseVersion: s.generator === undefined ? undefined : generatorOf(s.generator),
     threads: wholeFlag(flags, "threads", 0),
     workers: wholeFlag(flags, "workers", 1) ?? 1,
@@ -146,6 +157,7 @@ export function certificationOf(flags: Flags<string, string>): Certification {
           ? undefined
           : oneOf("sampling", s.sampling, ["fixed", "sequential"] as const),
       targetRadius: n["target-radius"],
+      routing: s.routing === undefined ? undefined : oneOf("routing", s.routing, ["single", "set"] as const),
     },
   };
 }

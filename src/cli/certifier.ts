@@ -1,6 +1,7 @@
 import { dirname, resolve } from "node:path";
-import { loadCertifier, type RuntimeCertifier } from "../runtime/certifier.js";
+import { loadCertifier, noiseModeFor, type RuntimeCertifier } from "../runtime/certifier.js";
 import { localModelStore } from "../runtime/model-store.js";
+import { resolveProviders } from "../runtime/providers.js";
 import { ThreadPool } from "../runtime/threads/pool.js";
 import type { Certification } from "./args.js";
 
@@ -13,13 +14,17 @@ export async function openCertifier(path: string, c: Certification): Promise<Run
   // An absolute path always reads as a path, never as a manifest id.
   const ref = resolve(path);
   const store = localModelStore(dirname(ref));
-  const { providers, noise, threads, noiseVersion } = c;
-  if (c.workers <= 1) return loadCertifier(store, ref, { providers, noise, threads, noiseVersion });
+  const { threads, noiseVersion } = c;
+  if (c.workers <= 1)
+    return loadCertifier(store, ref, { providers: c.providers, noise: c.noise, threads, noiseVersion });
+  const providers = await resolveProviders(c.providers);
+  const noise = c.noise ?? noiseModeFor(providers);
   const pool = new ThreadPool(store, { providers, noise, threads, noiseVersion }, c.workers, 750);
   try {
     // Every thread loads it now, so that a bad model fails before any input is certified.
     await pool.load(ref);
-    return { ...pool.certifier(ref, await store.loadManifest(ref)), close: () => pool.close() };
+    const certifier = pool.certifier(ref, await store.loadManifest(ref));
+    return { ...certifier, noiseMode: noise, close: () => pool.close() };
   } catch (e) {
     await pool.close();
     throw e;

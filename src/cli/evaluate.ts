@@ -88,7 +88,7 @@ export async function runEvaluate(
     const seed = args.request.seed ?? earlier?.settings.seed;
     const p = resolveParameters(certifier.manifest, { ...args.request, seed });
     const request = { ...args.request, seed: p.seed };
-    const run = { split: args.split, count: args.count, skip: args.skip, noiseMode: args.noise };
+    const run = { split: args.split, count: args.count, skip: args.skip, noiseMode: certifier.noiseMode };
     const settings = runSettings(certifier, run, p);
     const differ = earlier ? settingsDiff(earlier.settings, settings) : [];
     if (differ.length > 0) {
@@ -100,7 +100,7 @@ export async function runEvaluate(
     await writeRunSettings(dir, settings);
     // The file is written again from its complete rows, which leaves out a line cut short.
     const done = earlier?.rows ?? [];
-    const rows = await tsvWriter(join(dir, FILES.rows), p.mode);
+    const rows = await tsvWriter(join(dir, FILES.rows), p.mode, p.routing);
     for (const row of done) await rows.write(row);
     const bar = evalProgressBar();
     let result: Awaited<ReturnType<typeof evaluate>>;
@@ -115,7 +115,13 @@ export async function runEvaluate(
       bar.clear();
       await rows.close();
     }
-    const summary = summarize({ certifier, dataset, result, noiseMode: args.noise, rows: FILES.rows });
+    const summary = summarize({
+      certifier,
+      dataset,
+      result,
+      noiseMode: certifier.noiseMode,
+      rows: FILES.rows,
+    });
     await writeRunReport(dir, summary);
     return { summary, dir };
   } finally {

@@ -34,7 +34,7 @@ k on image i draws with seed (--seed + i) and noise stream 8 + k, so the rows ne
   --seed K               base seed (default 0)
   --resume               go on with the table in --out, skipping images whose rows are all there
   --batch-size B         draws per model call (never changes the rows)
-  --noise graph|host     where the noise is drawn (default graph)
+  --noise graph|host     where the noise is made (default: host on the CPU, graph on a GPU)
   --providers P          auto (default), cpu, cuda or cuda,cpu
   --threads T            CPU threads per operator
   --workers W            threads over which each image's batches spread (default 1)

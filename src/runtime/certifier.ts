@@ -15,6 +15,8 @@ import { readSignature } from "./signature.js";
 
 /** A certifier with live sessions; `close` releases them. */
 export interface RuntimeCertifier extends LoadedCertifier {
+  /** Where its noise is made. */
+  readonly noiseMode: NoiseMode;
   close(): Promise<void>;
 }
 
@@ -24,7 +26,10 @@ export type NoiseMode = "graph" | "host";
 export interface LoadOptions {
   /** Default "auto": CUDA where present, CPU otherwise. */
   providers?: ProviderConfig | undefined;
-  /** Default "graph": measured faster than host noise (docs/benchmarks.md), and on a GPU only x crosses to the device. */
+  /**
+   * Default: "host" where the CPU provider comes first (WebAssembly noise made on a thread of its own
+   * while the model runs, docs/benchmarks.md), "graph" on a GPU provider (only x crosses to the device).
+   */
   noise?: NoiseMode | undefined;
   /** Threads per operator on the CPU; default: onnxruntime's (one per core). */
   threads?: number | undefined;
@@ -38,6 +43,11 @@ export interface LoadOptions {
 /** The noise a certifier draws: the one asked for, or the default for its first provider. */
 export function noiseVersionFor(providers: readonly ProviderName[], asked?: NoiseVersion): NoiseVersion {
   return asked ?? (providers[0] === "cpu" ? NOISE : NOISE_SQUARES);
+}
+
+/** Where a certifier's noise is made unless asked: on the host beside the CPU provider, else in the graph. */
+export function noiseModeFor(providers: readonly ProviderName[]): NoiseMode {
+  return providers[0] === "cpu" ? "host" : "graph";
 }
 
 /** Whether a noise graph is built from device operators: squares32 where a GPU provider comes first. */
@@ -88,7 +98,7 @@ export async function loadCertifier(
   const manifest = await store.loadManifest(ref);
   const providers = await resolveProviders(options.providers ?? "auto");
   const sessions = new SessionCache({ providers, threads });
-  const noise = options.noise ?? "graph";
+  const noise = options.noise ?? noiseModeFor(providers);
   const maker = noise === "host" ? new NoiseMaker() : undefined;
   const close = async () => {
     await maker?.close();
@@ -135,6 +145,7 @@ export async function loadCertifier(
       ...(estimator ? { estimator } : {}),
       digests,
       noise: version,
+      noiseMode: noise,
       close,
     };
   } catch (e) {
