@@ -222,6 +222,43 @@ print(json.dumps({"est": shape(est), "loaded": shape(loaded),
     expect(out.same).toBe(true);
   });
 
+  it("reads a zoo net back from its ONNX file, and exports a confidence router that starts as the zoo's estimator", async () => {
+    const out = (await python(`
+import json, os, tempfile, torch
+from training.export import check_parity, onnx_bytes, write_content_addressed
+from training.router import ConfidenceRouter, small_cnn_from_onnx, zoo_files
+files = zoo_files("models")
+est = small_cnn_from_onnx(os.path.join("models", files["estimator"]))
+expert = small_cnn_from_onnx(os.path.join("models", files["expert-1.0"]))
+router = ConfidenceRouter(est, expert).eval()
+x = torch.rand(16, 1, 28, 28) + torch.randn(16, 1, 28, 28)
+with torch.no_grad():
+    start = float((router(x) - est(x)).abs().max())
+    router.head.weight[:, 128:] = torch.randn(4, 10)  # the confidence now counts
+    moved = float((router(x) - est(x)).abs().max())
+router.train()
+frozen = not router.expert.training
+router.eval()
+d = tempfile.mkdtemp()
+print(json.dumps({"estimator": check_parity(os.path.join("models", files["estimator"]), est),
+                  "expert": check_parity(os.path.join("models", files["expert-1.0"]), expert),
+                  "frozen_eval": frozen, "trainable": [n for n, p in router.named_parameters()
+                  if p.requires_grad and n.startswith("expert")],
+                  "start": start, "moved": moved,
+                  "router": check_parity(os.path.join(d, write_content_addressed(onnx_bytes(router.eval()), d)), router)}))`)) as Record<
+      string,
+      unknown
+    >;
+    // The exporter folded each BatchNorm into its convolution; read back, the net computes what the file does.
+    expect(out.estimator).toBeLessThan(1e-4);
+    expect(out.expert).toBeLessThan(1e-4);
+    expect(out.frozen_eval).toBe(true);
+    expect(out.trainable).toEqual([]);
+    expect(out.start).toBe(0);
+    expect(out.moved).toBeGreaterThan(0.01);
+    expect(out.router).toBeLessThan(1e-4);
+  });
+
   it("types --set overrides like their Budget field, and refuses a CUDA device that PyTorch does not see", async () => {
     const out = (await python(`
 import json, torch

@@ -46,6 +46,21 @@ def dual_experts_manifest(files: dict[str, str], iterated: bool = False) -> dict
     return m
 
 
+def dual_confident_manifest(files: dict[str, str], sigma: float = 1.0) -> dict:
+    """The experts' Dual RS with `training.router`'s estimator: one graph holding the zoo's estimator
+    trunk and the sigma expert, whose sorted log-softmax on the same noisy input joins its features."""
+    m = _base("fmnist-dual-confident", "Fashion-MNIST, Dual Randomized Smoothing with a confidence-aware router",
+              "Dual RS (Sun, Mao, Vechev) with the four experts of fmnist-dual-experts; the variance estimator "
+              f"(smoothed at sigma_e=1.0) also sees how sure the sigma={sigma} expert is on the same noisy input.")
+    m["models"] = {f"expert-{s}": {"file": files[f"expert-{s}"]} for s in SIGMAS}
+    m["models"]["router"] = {"file": files["router"],
+                             "description": f"4 classes: class k routes to options[k]; holds the sigma={sigma} expert"}
+    m["options"] = [{"sigma": s, "chain": [f"expert-{s}"], "name": f"expert-{s}"} for s in SIGMAS]
+    m["estimator"] = {"sigma": SIGMA_E, "chain": ["router"]}
+    m["defaults"] = dict(DEFAULTS)
+    return m
+
+
 def dual_denoised_manifest(files: dict[str, str]) -> dict:
     m = _base("fmnist-dual-denoised", "Fashion-MNIST, Dual Randomized Smoothing with denoised smoothing",
               "Dual RS over denoised smoothing: one sigma-conditioned denoiser shared by every noise level "
