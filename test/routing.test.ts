@@ -13,6 +13,8 @@ import {
   runnerUps,
   streamOf,
 } from "../src/core/index.js";
+import { certificateDraws, drawsOf, type EvalRow, rowOf } from "../src/eval/row.js";
+import { parseTsv, tsvHeader, tsvLine } from "../src/eval/tsv.js";
 import { loadCertifier, localModelStore } from "../src/runtime/index.js";
 import {
   b,
@@ -209,6 +211,25 @@ describe("set routing", () => {
     expect(target.routing?.certified[0]?.n).toBeLessThan(p.n);
     const single = await certifyInput(dual, x, { ...p, targetRadius: 0.3, routing: "single" });
     expect(single.certifiedAtTarget).toBe(false);
+  });
+});
+
+describe("evaluation rows keep what a report compares", () => {
+  it("r_single and extra_draws survive the TSV, and the draws add up", async () => {
+    const p = { n0: 100, n: 2000, alpha: 0.001, routing: "set" as const };
+    const capped = await certifyInput(dual, twoDistances(0.2, 0.6), { ...p, seed: 5 });
+    const free = await certifyInput(dual, twoDistances(1.5, 0.3), { ...p, seed: 5 });
+    const rows = [rowOf(capped, 0, 1, 0.5), rowOf(free, 1, 1, 0.5)];
+    expect(rows[0]?.dual?.extraDraws).toBe(2100);
+    expect(rows[0]?.dual?.rSingle).toBe(capped.routing?.singleRadius);
+    expect(rows[1]?.dual?.extraDraws).toBe(0);
+    const text = tsvHeader("dual", "set") + rows.map(tsvLine).join("");
+    expect(text.split("\n")[0]).toMatch(/\tr_single\textra_draws$/);
+    expect(parseTsv(text)).toEqual(rows);
+    expect(drawsOf(rows[0] as EvalRow, p)).toBe(certificateDraws(capped));
+    expect(certificateDraws(capped)).toBe(3 * 2100);
+    // A single-routing TSV is as before.
+    expect(tsvHeader("dual")).not.toMatch(/r_single/);
   });
 });
 

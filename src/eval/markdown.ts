@@ -36,7 +36,7 @@ export function runMarkdown(s: EvalSummary): string {
     `# Certified accuracy: ${s.label}`,
     "",
     `- ${s.inputs.count} ${s.dataset.name} ${s.dataset.split} images: ${describeInputs(s.inputs)}.`,
-    `- n0 = ${p.n0} and n = ${p.n} draws per stage, alpha = ${p.alpha}${split}.`,
+    `- n0 = ${p.n0} and n = ${p.n} draws per stage, alpha = ${p.alpha}${split}${p.routing === "set" ? "; set routing (docs/routing.md)" : ""}.`,
     `- Base seed ${s.seed} (image i uses seed + i); noise ${s.noise}, drawn on the ${s.noiseMode === "graph" ? "device, in the graph" : "host"}.`,
     `- Abstained: ${s.abstained}${s.mode === "dual" ? `; estimator fallbacks: ${s.fallbacks}` : ""}. Draws: ${s.totalDraws}. Total time: ${formatSeconds(s.totalTime)}.`,
     "- An input counts at r = 0 when it is predicted correctly, and at r > 0 when its certified radius also exceeds r.",

@@ -24,12 +24,16 @@ export interface TsvWriter {
 }
 
 /** Appends rows to a TSV as they come, so that a long run's rows survive an interruption. */
-export async function tsvWriter(path: string, mode: "dual" | "global"): Promise<TsvWriter> {
+export async function tsvWriter(
+  path: string,
+  mode: "dual" | "global",
+  routing: "single" | "set" = "single",
+): Promise<TsvWriter> {
   const stream = createWriteStream(path);
   const put = async (text: string) => {
     if (!stream.write(text)) await once(stream, "drain");
   };
-  await put(tsvHeader(mode));
+  await put(tsvHeader(mode, routing));
   return {
     write: (row) => put(tsvLine(row)),
     close: () =>

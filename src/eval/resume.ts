@@ -50,6 +50,8 @@ export async function readEarlierRun(
   // Runs written before sequential sampling existed drew a fixed n, and name no sampling.
   earlier.parameters.sampling ??= "fixed";
   earlier.parameters.targetRadius ??= null;
+  // ... and before set routing, with single routing.
+  earlier.parameters.routing ??= "single";
   return { settings: earlier, rows: complete ? parseTsv(complete) : [] };
 }
 

@@ -24,6 +24,10 @@ export interface DualColumns {
   /** R_c: the classifier's radius at sigma_c(x). */
   rC: number;
   fallback: boolean;
+  /** Set routing only: min(R_sigma, R_c), the radius single routing claims from the two stages. */
+  rSingle?: number | undefined;
+  /** Set routing only: draws of the runner-ups certified (0 where R_sigma did not cap). */
+  extraDraws?: number | undefined;
 }
 
 /** The row of a certificate for image `idx` with true label `label`. */
@@ -45,6 +49,10 @@ export function rowOf(cert: Certificate, idx: number, label: number, time: numbe
     rSigma: estimator?.radius ?? 0,
     rC: classifier?.radius ?? 0,
     fallback: cert.fallback,
+    ...(cert.routing && {
+      rSingle: cert.routing.singleRadius,
+      extraDraws: cert.routing.certified.reduce((sum, s) => sum + s.draws, 0),
+    }),
   };
   return row;
 }
@@ -53,11 +61,12 @@ export function rowOf(cert: Certificate, idx: number, label: number, time: numbe
 export function drawsOf(row: EvalRow, parameters: { n0: number; n: number }): number {
   // The classifier stage ran wherever an option was chosen, by the estimator or as its fallback.
   const stages = row.dual ? (row.dual.sigma === null ? 1 : 2) : 1;
-  return stages * (parameters.n0 + parameters.n);
+  return stages * (parameters.n0 + parameters.n) + (row.dual?.extraDraws ?? 0);
 }
 
 /** Noisy draws a certificate took: each stage's n0 plus the estimation draws it counted. */
 export function certificateDraws(cert: Certificate): number {
   const { estimator, classifier } = cert.stages;
-  return (estimator?.draws ?? 0) + (classifier?.draws ?? 0);
+  const extra = cert.routing?.certified.reduce((sum, s) => sum + s.draws, 0) ?? 0;
+  return (estimator?.draws ?? 0) + (classifier?.draws ?? 0) + extra;
 }

@@ -28,6 +28,8 @@ export const EvalSummary = z.object({
     /** Absent in summaries written before sequential sampling existed: fixed n. */
     sampling: z.enum(["fixed", "sequential"]).default("fixed"),
     targetRadius: z.number().nullable().default(null),
+    /** Absent in summaries written before set routing existed: single. */
+    routing: z.enum(["single", "set"]).default("single"),
   }),
   noise: z.string(),
   noiseMode: z.string(),
@@ -71,7 +73,7 @@ export function summarize({
   const sigma = p.mode === "global" ? (m.options[p.option ?? 0]?.sigma ?? null) : null;
   return {
     format: "dualrs-eval/1",
-    label: label ?? runLabel(m.id, p.mode, sigma),
+    label: label ?? `${runLabel(m.id, p.mode, sigma)}${p.routing === "set" ? ", set routing" : ""}`,
     certifier: m.id,
     mode: p.mode,
     sigma,
@@ -87,6 +89,7 @@ export function summarize({
       fallback: p.mode === "dual" ? p.fallback : null,
       sampling: p.sampling,
       targetRadius: p.targetRadius,
+      routing: p.routing,
     },
     noise: certifier.noise ?? NOISE,
     noiseMode,

@@ -3,16 +3,19 @@ import type { EvalRow } from "./row.js";
 /*
  * The per-input TSV of Cohen et al.'s certify.py (github.com/locuslab/smoothing, code/certify.py):
  * idx, label, predict (-1 abstains), radius, correct (0/1), time; dual mode adds sigma (the chosen
- * sigma_c(x), nan when none was chosen), r_sigma, r_c and fallback (0/1). Radii are written in
+ * sigma_c(x), nan when none was chosen), r_sigma, r_c and fallback (0/1); set routing adds r_single
+ * (min(R_sigma, R_c)) and extra_draws (the runner-ups' draws). Radii are written in
  * full (shortest round-trip form), so that tables recomputed from the file match summary.json;
  * time is in seconds, not certify.py's h:mm:ss.
  */
 
 const common = ["idx", "label", "predict", "radius", "correct", "time"] as const;
 const dual = ["sigma", "r_sigma", "r_c", "fallback"] as const;
+const set = ["r_single", "extra_draws"] as const;
 
-export function tsvHeader(mode: "dual" | "global"): string {
-  return `${(mode === "dual" ? [...common, ...dual] : common).join("\t")}\n`;
+export function tsvHeader(mode: "dual" | "global", routing: "single" | "set" = "single"): string {
+  const names = mode === "dual" ? [...common, ...dual, ...(routing === "set" ? set : [])] : common;
+  return `${names.join("\t")}\n`;
 }
 
 export function tsvLine(row: EvalRow): string {
@@ -31,6 +34,7 @@ export function tsvLine(row: EvalRow): string {
       String(d.rSigma),
       String(d.rC),
       d.fallback ? "1" : "0",
+      ...(d.rSingle === undefined ? [] : [String(d.rSingle), String(d.extraDraws ?? 0)]),
     );
   return `${cells.join("\t")}\n`;
 }
@@ -66,6 +70,10 @@ export function parseTsv(text: string): EvalRow[] {
         rSigma: num("r_sigma"),
         rC: num("r_c"),
         fallback: num("fallback") === 1,
+        ...(set.every((name) => column(name) >= 0) && {
+          rSingle: num("r_single"),
+          extraDraws: num("extra_draws"),
+        }),
       };
     }
     return row;
