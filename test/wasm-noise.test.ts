@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { compileGaussian } from "../scripts/wasm.js";
+import { certify } from "../src/core/certify.js";
 import { fillNoisy, withHostNoise } from "../src/core/host-noise.js";
 import type { BatchClassifier, DrawBatch } from "../src/core/model.js";
 import { NOISE_SQUARES } from "../src/core/noise.js";
@@ -106,6 +107,28 @@ describe("host noise made ahead on the noise thread", () => {
     const host = await sampleCounts(withHostNoise(b.model), spec);
     expect(Array.from(ahead)).toEqual(Array.from(host));
     expect(a.seen.length).toBe(7);
+    for (let i = 0; i < a.seen.length; i++)
+      expect(firstMismatch(a.seen[i] as Float32Array, b.seen[i] as Float32Array)).toBe(-1);
+    await Promise.all([a.close(), b.close()]);
+  }, 60_000);
+
+  it("certifies as core's host noise does, the estimation's first batch made during the selection", async () => {
+    const a = await expert();
+    const b = await expert();
+    const x = inputOf(11, 784);
+    const spec = {
+      sigma: 0.25,
+      n0: 100,
+      n: 2500,
+      alpha: 0.001,
+      batchSize: 1000,
+      seed: 4,
+      stage: "classifier" as const,
+    };
+    const ahead = await certify(withNoiseMaker(a.model, maker), x, spec);
+    const host = await certify(withHostNoise(b.model), x, spec);
+    expect(ahead).toEqual(host);
+    expect(a.seen.map((s) => s.length)).toEqual([100, 1000, 1000, 500].map((n) => n * 784));
     for (let i = 0; i < a.seen.length; i++)
       expect(firstMismatch(a.seen[i] as Float32Array, b.seen[i] as Float32Array)).toBe(-1);
     await Promise.all([a.close(), b.close()]);

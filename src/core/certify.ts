@@ -68,9 +68,12 @@ export async function certify(
   hooks: SampleHooks = {},
 ): Promise<CertifyResult> {
   const draws = { x, sigma: spec.sigma, seed: spec.seed, batchSize: spec.batchSize };
+  const estimationStream = streamOf(spec.stage, "estimation");
+  // The estimation's first batch follows the selection whatever cA turns out to be.
+  const then = { stream: estimationStream, first: 0, count: Math.min(spec.batchSize, spec.n) };
   const selection = await sampleCounts(
     model,
-    { ...draws, stream: streamOf(spec.stage, "selection"), num: spec.n0 },
+    { ...draws, stream: streamOf(spec.stage, "selection"), num: spec.n0, then },
     hooks,
   );
   const top = argmax(selection);
@@ -87,7 +90,7 @@ export async function certify(
     // Draws base .. look - 1: the same draws fixed n takes, however the looks split them.
     const counts = await sampleCounts(
       model,
-      { ...draws, stream: streamOf(spec.stage, "estimation"), num: look - base, from: base },
+      { ...draws, stream: estimationStream, num: look - base, from: base },
       { signal: hooks.signal, onBatch: onBatch && ((done) => onBatch(spec.n0 + base + done)) },
     );
     for (let c = 0; c < estimation.length; c++) estimation[c] = (estimation[c] ?? 0) + (counts[c] ?? 0);

@@ -17,7 +17,14 @@ export interface DrawBatch {
    * The draws the same caller asks for next, where it knows them, so that a classifier may make
    * their noise while this batch runs; absent: none known.
    */
-  readonly next?: { readonly first: number; readonly count: number } | undefined;
+  readonly next?: NextDraws | undefined;
+}
+
+/** Draws asked for next: of the same stream unless it says another. */
+export interface NextDraws {
+  readonly stream?: number | undefined;
+  readonly first: number;
+  readonly count: number;
 }
 
 /** A base classifier f evaluated on noisy draws; the noise may be made on the host or in the model graph. */

@@ -1,4 +1,4 @@
-import type { NoisyClassifier } from "./model.js";
+import type { NextDraws, NoisyClassifier } from "./model.js";
 
 export interface Progress {
   done: number;
@@ -20,6 +20,8 @@ export interface SampleSpec {
   batchSize: number;
   /** Index of the first draw (a later look of a sequential stage goes on from here); default 0. */
   from?: number | undefined;
+  /** The draws the caller will ask for after these, if it knows them (passed on as the last batch's `next`). */
+  then?: NextDraws | undefined;
 }
 
 /**
@@ -47,9 +49,11 @@ export async function sampleCounts(
       next += count;
       // With one lane the next batch is known: the model may make its noise meanwhile.
       const following =
-        lanes === 1 && next < spec.num
-          ? { first: from + next, count: Math.min(spec.batchSize, spec.num - next) }
-          : undefined;
+        lanes > 1
+          ? undefined
+          : next < spec.num
+            ? { first: from + next, count: Math.min(spec.batchSize, spec.num - next) }
+            : spec.then;
       const batch = await model
         .countBatch({
           x: spec.x,

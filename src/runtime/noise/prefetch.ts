@@ -5,8 +5,8 @@ import type { NoiseMaker } from "./maker.js";
 import { WasmGaussian } from "./wasm-gaussian.js";
 
 /** The batch's draws without its hint: what identifies the noisy inputs. */
-function drawsOf(b: DrawBatch, first: number, count: number): DrawBatch {
-  return { x: b.x, sigma: b.sigma, seed: b.seed, stream: b.stream, first, count };
+function drawsOf(b: DrawBatch, first: number, count: number, stream = b.stream): DrawBatch {
+  return { x: b.x, sigma: b.sigma, seed: b.seed, stream, first, count };
 }
 
 function sameDraws(a: DrawBatch, b: DrawBatch): boolean {
@@ -66,7 +66,7 @@ export function withNoiseMaker(
     async countBatch(b: DrawBatch): Promise<Uint32Array> {
       const inputs = take(b);
       if (b.next) {
-        const draws = drawsOf(b, b.next.first, b.next.count);
+        const draws = drawsOf(b, b.next.first, b.next.count, b.next.stream);
         const next = maker.make(draws, version);
         // Awaited by the next call, if it asks for these draws; never an unhandled rejection.
         next.catch(() => {});
