@@ -223,6 +223,9 @@ ${rows
   .join("\n")}
 
 Certification over raw inference, best setting: ${(best.cert / best.raw).toFixed(2)} (${best.noise} noise, ${best.threads} thread(s)).
+Thread counts are onnxruntime's. Host noise (the CPU's default) is made by WebAssembly SIMD on one more
+thread, one batch ahead of the model, so noise and inference overlap: at 1 thread the model has one
+core and the noise the other. Graph noise runs inside the session, taking turns with the model.
 Graph noise alone allows one session at most ${Math.round((graphNoiseRates.get(2) ?? 0) / dim).toLocaleString("en-US")} samples/s at 2 threads (its
 normals/s over the input's ${dim} values): it, not the model, bounds a session's certification on the CPU.
 ${dualRate === null ? "" : `Dual certification runs two stages of n0 + n draws each; its samples/s count both.\n`}One job's batches spread over two certification threads of one onnxruntime thread each run
