@@ -102,6 +102,23 @@ describe("certification jobs", () => {
     expect(done.input.shape).toEqual([2]);
   });
 
+  it("certifies with set routing past R_sigma, and reports what ran", async () => {
+    // 0.1 from the estimator's hyperplane (R_sigma small), 0.38 from the classifier's.
+    const res = await post({
+      certifier: "dual-half",
+      input: tensor([-0.4, 0.9]),
+      parameters: { seed: 7, routing: "set" },
+    });
+    const done = await settle(((await res.json()) as JobBody).id);
+    expect(done.status).toBe("succeeded");
+    // Two stages and one runner-up could run: the total counts all three.
+    expect(done.progress).toEqual({ done: 660, total: 660 });
+    const cert = CertificateSchema.parse(done.certificate);
+    expect(cert.parameters.routing).toBe("set");
+    expect(cert.routing?.certified.map((s) => s.sigma)).toEqual([0.12]);
+    expect(cert.radius).toBeGreaterThan(cert.routing?.singleRadius ?? Number.POSITIVE_INFINITY);
+  });
+
   it("gives the same certificate for the same input as numbers or base64 float32 and the same seed", async () => {
     const b64 = Buffer.from(Float32Array.of(0.2, 0.1).buffer).toString("base64");
     const parameters = { seed: 11, n: 300 };
@@ -368,6 +385,11 @@ describe("errors are problem+json naming the field at fault", () => {
         { certifier: "half", input: tensor([0, 0]), parameters: { sampling: "adaptive" } },
         "parameters.sampling",
       ],
+      [
+        { certifier: "dual-half", input: tensor([0, 0]), parameters: { routing: "both" } },
+        "parameters.routing",
+      ],
+      [{ certifier: "half", input: tensor([0, 0]), parameters: { routing: "set" } }, "parameters.routing"],
       [{ certifier: "half", input: tensor([0, 0]), webhook: { url: "ftp://example.com/x" } }, "webhook.url"],
     ];
     for (const [body, field] of cases) {

@@ -46,6 +46,7 @@ describe("the OpenAPI document", () => {
         "parameters",
         "prediction",
         "radius",
+        "routing",
         "seed",
         "stages",
       ].sort(),

@@ -225,6 +225,11 @@ export interface components {
         sampling?: "fixed" | "sequential";
         /** @description decide whether the input is certified at this L2 radius (certifiedAtTarget), with as few draws as the data allow */
         targetRadius?: number;
+        /**
+         * @description dual mode: single certifies min(R_sigma, R_c); set also certifies, with fresh draws, the other options the estimator could route to past R_sigma, and extends the radius while they agree (docs/routing.md). Default: single
+         * @enum {string}
+         */
+        routing?: "single" | "set";
       };
       webhook: {
         url: string;
@@ -258,7 +263,7 @@ export interface components {
        * @enum {string|null}
        */
       abstainReason: "estimator" | "classifier" | null;
-      /** @description certified L2 radius: min(R_sigma, R_c) in dual mode */
+      /** @description certified L2 radius: min(R_sigma, R_c) in dual mode; with set routing possibly more, where the options the estimator could route to agree */
       radius: number;
       /** @description the estimator abstained and the fallback option was used: radius 0 */
       fallback: boolean;
@@ -276,6 +281,11 @@ export interface components {
         /** @enum {string} */
         sampling: "fixed" | "sequential";
         targetRadius: number | null;
+        /**
+         * @description dual mode's routing; null in global mode
+         * @enum {string|null}
+         */
+        routing: "single" | "set" | null;
       };
       /** @description with a targetRadius: whether the radius reaches it; null without one */
       certifiedAtTarget: boolean | null;
@@ -283,6 +293,8 @@ export interface components {
         estimator: components["schemas"]["StageReport"] | null;
         classifier: components["schemas"]["StageReport"] | null;
       };
+      /** @description set routing's bounds and extra stages (docs/routing.md); null with single routing or in global mode */
+      routing: components["schemas"]["RoutingReport"] | null;
       /** @description sha256 of each model file the certificate depends on */
       models: {
         [key: string]: string;
@@ -328,6 +340,63 @@ export interface components {
       /** @description the option's noise level */
       sigma: number;
       name?: string;
+    };
+    RoutingReport: {
+      /** @description min(R_sigma, R_c) of the two stages: the radius single routing claims from them */
+      singleRadius: number;
+      /** @description the split of alpha_c, fixed before any draw */
+      alphas: {
+        /** @description alpha of the routed classifier stage */
+        top: number;
+        /** @description alpha of each upper bound on an estimator class other than the top one */
+        upper: number;
+        /** @description alpha of each runner-up rank */
+        rank: number;
+      };
+      /** @description every option besides the routed one the estimator could route to, nearest first */
+      runnerUps: components["schemas"]["RunnerUp"][];
+      /** @description runner-ups certified with fresh draws, in rank order */
+      certified: components["schemas"]["RunnerUpStage"][];
+    };
+    RunnerUp: {
+      option: components["schemas"]["OptionRef"];
+      /** @description upper confidence bound on the estimator's probability of routing to this option */
+      pUpper: number;
+      /** @description L2 radius within which the estimator cannot route to this option: sigma_e / 2 (PhiInv(pALower) - PhiInv(pUpper)) */
+      overtake: number;
+    };
+    RunnerUpStage: {
+      /** @description noise level this stage was smoothed with */
+      sigma: number;
+      /** @description selection draws */
+      n0: number;
+      /** @description estimation draws counted (fewer than parameters.n when a sequential stage stopped early) */
+      n: number;
+      /** @description share of alpha this stage spent */
+      alpha: number;
+      /** @description class counts of the n0 selection draws */
+      selectionCounts: number[];
+      /** @description class counts of the n estimation draws */
+      counts: number[];
+      /** @description the candidate class cA (argmax of the selection counts) */
+      top: number;
+      /** @description estimation draws that predicted cA */
+      nA: number;
+      /** @description one-sided (1 - alpha) lower confidence bound on P(f(x + eps) = cA) */
+      pALower: number;
+      abstained: boolean;
+      /** @description sigma * PhiInv(pALower); 0 when abstaining */
+      radius: number;
+      /** @description noisy draws this stage took: n0 + n */
+      draws: number;
+      /** @description sequential schedule: cumulative estimation draws at each look, pALower at alpha / looks.length; null: fixed n */
+      looks: number[] | null;
+      /** @description the classifier option used (classifier stage) or chosen (estimator stage) */
+      option: components["schemas"]["OptionRef"] | null;
+      /** @description the runner-up's overtake radius */
+      overtake: number;
+      /** @description 1 for the nearest runner-up, and so on */
+      rank: number;
     };
     /** @description why the job failed, as an RFC 9457 problem */
     JobError: {
@@ -458,6 +527,11 @@ export interface components {
       sampling?: "fixed" | "sequential";
       /** @description decide whether the input is certified at this L2 radius (certifiedAtTarget), with as few draws as the data allow */
       targetRadius?: number;
+      /**
+       * @description dual mode: single certifies min(R_sigma, R_c); set also certifies, with fresh draws, the other options the estimator could route to past R_sigma, and extends the radius while they agree (docs/routing.md). Default: single
+       * @enum {string}
+       */
+      routing?: "single" | "set";
     };
     Webhook: {
       /**

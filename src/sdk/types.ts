@@ -8,6 +8,10 @@ export type JobStatus = Schemas["JobStatus"];
 export type JobPage = Schemas["JobPage"];
 export type Certificate = Schemas["Certificate"];
 export type StageReport = Schemas["StageReport"];
+/** Set routing's report (docs/routing.md): the runner-ups' bounds and the stages certified for them. */
+export type RoutingReport = Schemas["RoutingReport"];
+export type RunnerUp = Schemas["RunnerUp"];
+export type RunnerUpStage = Schemas["RunnerUpStage"];
 export type Certifier = Schemas["Certifier"];
 export type CertifyRequest = Schemas["CertifyRequest"];
 export type CertifyParameters = Schemas["CertifyParameters"];

@@ -59,6 +59,15 @@ export const RunnerUpSchema = z
   })
   .openapi("RunnerUp");
 
+/** A runner-up's classifier stage: a stage report (one object, not an allOf, so it stays strict). */
+export const RunnerUpStageSchema = z
+  .strictObject({
+    ...StageReportSchema.shape,
+    overtake: z.number().describe("the runner-up's overtake radius"),
+    rank: z.number().int().describe("1 for the nearest runner-up, and so on"),
+  })
+  .openapi("RunnerUpStage");
+
 export const RoutingReportSchema = z
   .strictObject({
     singleRadius: z
@@ -74,14 +83,7 @@ export const RoutingReportSchema = z
     runnerUps: z
       .array(RunnerUpSchema)
       .describe("every option besides the routed one the estimator could route to, nearest first"),
-    certified: z
-      .array(
-        StageReportSchema.extend({
-          overtake: z.number().describe("the runner-up's overtake radius"),
-          rank: z.number().int().describe("1 for the nearest runner-up, and so on"),
-        }),
-      )
-      .describe("runner-ups certified with fresh draws, in rank order"),
+    certified: z.array(RunnerUpStageSchema).describe("runner-ups certified with fresh draws, in rank order"),
   })
   .openapi("RoutingReport");
 
