@@ -1,11 +1,11 @@
-import { createHash } from "node:crypto";
 import { InputError } from "../../core/errors.js";
 import { validateInput } from "../../core/input.js";
 import type { Manifest } from "../../core/manifest.js";
 import { ImageError, imageDecoder, imageToInput } from "../../runtime/image/index.js";
 import type { JobSpec } from "../contract/jobs.js";
+import { encodeJobInput } from "../jobs/job-input.js";
 import type { CertifyRequest } from "../schemas/certify-request.js";
-import { decodeBase64, float32FromBase64, float32ToBase64 } from "./tensor.js";
+import { decodeBase64, float32FromBase64 } from "./tensor.js";
 
 /**
  * The request's input as the job carries it: decoded, checked against the certifier's shape and
@@ -37,9 +37,7 @@ export async function decodeInput(
   } catch (e) {
     throw e instanceof InputError ? new InputError(e.message, requestPath(e.path)) : e;
   }
-  const data = float32ToBase64(values);
-  const sha256 = createHash("sha256").update(Buffer.from(data, "base64")).digest("hex");
-  return { shape: [...manifest.input.shape], data, sha256 };
+  return encodeJobInput(values, manifest.input.shape);
 }
 
 /** validateInput names `shape`, `input` or `input[i]`; in the request they are under `input`. */

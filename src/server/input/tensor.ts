@@ -21,10 +21,3 @@ export function float32FromBase64(text: string, path: readonly (string | number)
   for (let i = 0; i < values.length; i++) values[i] = view.getFloat32(4 * i, true);
   return values;
 }
-
-/** Values as base64 of little-endian float32, the form a job carries its input in. */
-export function float32ToBase64(values: Float32Array): string {
-  const bytes = Buffer.alloc(values.length * 4);
-  for (let i = 0; i < values.length; i++) bytes.writeFloatLE(values[i] as number, 4 * i);
-  return bytes.toString("base64");
-}

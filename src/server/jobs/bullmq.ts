@@ -60,7 +60,7 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
   const webhooks = options.webhooks ?? {};
   const finished = new EventEmitter().setMaxListeners(0);
   const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
-  const { ports, records, turns, deliveries } = redisPorts({
+  const { ports, records, turns, deliveries, store } = redisPorts({
     ...options,
     redis,
     prefix,
@@ -87,34 +87,12 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
   const sweeper = startSweep(lifecycle, { records, turns, queue, redis }, options);
 
   return {
-    submit: (spec, submitOptions) => lifecycle.submit(spec, submitOptions),
-    get: (id) => records.get(id),
-    list: (query) => records.list(query),
-    cancel: (id) => lifecycle.cancel(id),
-    wait: (id, timeoutMs, signal) => lifecycle.wait(id, timeoutMs, signal),
-    forget: (id) => lifecycle.forget(id),
-    counts: (owner) => records.counts(owner),
-    oldestQueued: async () => (await records.oldest("queued", 1))[0] ?? null,
-
-    async queuedByTenant() {
-      const tenants = await turns.tenants((id) => redis.hget(records.keys.job(id), "owner"));
-      const counts = await Promise.all(
-        [...tenants].map(async (t) => [t, (await records.counts(t)).queued] as const),
-      );
-      return new Map(counts.filter(([, n]) => n > 0));
-    },
+    ...lifecycle.shared(),
+    ...store.reads(),
 
     async readiness() {
       if (lifecycle.closing) return { ready: false, detail: "shutting down" };
-      try {
-        await redis.ping();
-      } catch (e) {
-        return { ready: false, detail: `Redis unreachable: ${(e as Error).message}` };
-      }
-      const workers = await queue.getWorkersCount().catch(() => 0);
-      const own = local ? await local.readiness() : null;
-      const detail = `Redis reachable, ${workers} worker connection(s)${own ? `; local worker: ${own.detail}` : ""}`;
-      return { ready: own ? own.ready : true, detail };
+      return readiness(redis, queue, local);
     },
 
     async close() {
@@ -138,7 +116,12 @@ export async function createRedisQueue(options: RedisQueueOptions): Promise<JobQ
  */
 function startSweep(
   lifecycle: Lifecycle,
-  { records, turns, queue, redis }: { records: RedisRecords; turns: RedisTurns; queue: Queue<{ id: string }>; redis: Redis },
+  {
+    records,
+    turns,
+    queue,
+    redis,
+  }: { records: RedisRecords; turns: RedisTurns; queue: Queue<{ id: string }>; redis: Redis },
   options: RedisQueueOptions,
 ): NodeJS.Timeout {
   const minAgeMs = options.orphanAgeMs ?? 30_000;
@@ -155,4 +138,17 @@ function startSweep(
   const sweeper = setInterval(() => void sweep().catch(() => {}), options.orphanSweepMs ?? 30_000);
   sweeper.unref();
   return sweeper;
+}
+
+/** Redis reachable, the workers BullMQ counts, and the local worker's own readiness if there is one. */
+async function readiness(redis: Redis, queue: Queue<{ id: string }>, local: RedisWorker | undefined) {
+  try {
+    await redis.ping();
+  } catch (e) {
+    return { ready: false, detail: `Redis unreachable: ${(e as Error).message}` };
+  }
+  const workers = await queue.getWorkersCount().catch(() => 0);
+  const own = local ? await local.readiness() : null;
+  const detail = `Redis reachable, ${workers} worker connection(s)${own ? `; local worker: ${own.detail}` : ""}`;
+  return { ready: own ? own.ready : true, detail };
 }

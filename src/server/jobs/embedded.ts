@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { JobQueue } from "../contract/jobs.js";
-import { createDispatcher, type WebhookOptions } from "../webhooks/dispatcher.js";
+import { createDispatcher, type Dispatcher, type WebhookOptions } from "../webhooks/dispatcher.js";
 import { eventOf } from "../webhooks/payload.js";
 import { JournalStore } from "./journal-store.js";
 import { Lifecycle, terminal } from "./lifecycle.js";
@@ -35,13 +35,8 @@ export interface EmbeddedQueueOptions extends RunnerSettings {
  */
 export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promise<JobQueue> {
   const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
-  const { weights, dataDir } = options;
-  const store = await JournalStore.open({
-    dataDir,
-    retentionMs,
-    compactAfter: options.compactAfter ?? 1000,
-    weights,
-  });
+  const compactAfter = options.compactAfter ?? 1000;
+  const store = await JournalStore.open({ ...options, retentionMs, compactAfter });
   const concurrency = options.concurrency ?? 1;
   const runner = runnerOf({ ...options, concurrency });
   const dispatcher = createDispatcher(
@@ -49,20 +44,8 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
     (id, delivery) => store.addDelivery(id, delivery),
     (id) => store.has(id),
   );
-  const changes = new EventEmitter().setMaxListeners(0);
-  const notices: Notices = {
-    deliver: async (job, event) => dispatcher.dispatch(job, event),
-    finished: async (job) => void changes.emit(job.id),
-    watch(id, onFinished) {
-      changes.on(id, onFinished);
-      return () => changes.off(id, onFinished);
-    },
-  };
-  const lines: Lines = {
-    // A queued job is always in its line here: nothing takes it but this process.
-    withdraw: async (job) => (store.waiting.remove(job.owner, job.id), true),
-    feed: async () => pump(),
-  };
+  const notices = embeddedNotices(dispatcher);
+  const lines: Lines = { withdraw: (job) => store.withdraw(job), feed: async () => pump() };
   const stopper: Stopper = { stop: async (id) => runs.stop(id, "cancel") };
   const lifecycle = new Lifecycle({ store, lines, idempotency: store, notices, stopper, retentionMs });
   const runs = new Runs(lifecycle, store, runner, { progressIntervalMs: 0 });
@@ -88,28 +71,13 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
   }, options.expireEveryMs ?? 60_000);
   expiry.unref();
 
-  // Deliveries owed when the process stopped go on: a retry that was waiting, or the final event of
-  // a job that finished (or was canceled just now) before its first attempt was made.
-  for (const job of store.all()) {
-    const event = terminal(job.status) ? eventOf(job.status) : null;
-    if (event) dispatcher.resume(job, event);
-  }
+  resumeDeliveries(store, dispatcher);
   if (options.warm?.length) runner.warm(options.warm).catch(() => {});
   pump();
 
   return {
-    submit: (spec, submitOptions) => lifecycle.submit(spec, submitOptions),
-    get: (id) => store.get(id),
-    list: async (query) => store.list(query),
-    cancel: (id) => lifecycle.cancel(id),
-    wait: (id, timeoutMs, signal) => lifecycle.wait(id, timeoutMs, signal),
-    forget: (id) => lifecycle.forget(id),
-    counts: async (owner) => store.counts(owner),
-    oldestQueued: async () => {
-      const id = store.waiting.oldest();
-      return id === undefined ? null : store.get(id);
-    },
-    queuedByTenant: async () => store.waiting.sizes(),
+    ...lifecycle.shared(),
+    ...store.reads(),
     async readiness() {
       if (lifecycle.closing) return { ready: false, detail: "shutting down" };
       const r = runner.readiness();
@@ -125,4 +93,28 @@ export async function createEmbeddedQueue(options: EmbeddedQueueOptions): Promis
       await store.close();
     },
   };
+}
+
+/** Webhooks by the in-process dispatcher; waiters on this process alone. */
+function embeddedNotices(dispatcher: Dispatcher): Notices {
+  const changes = new EventEmitter().setMaxListeners(0);
+  return {
+    deliver: async (job, event) => dispatcher.dispatch(job, event),
+    finished: async (job) => void changes.emit(job.id),
+    watch(id, onFinished) {
+      changes.on(id, onFinished);
+      return () => changes.off(id, onFinished);
+    },
+  };
+}
+
+/**
+ * Deliveries owed when the process stopped go on: a retry that was waiting, or the final event of
+ * a job that finished (or was canceled just now) before its first attempt was made.
+ */
+function resumeDeliveries(store: JournalStore, dispatcher: Dispatcher): void {
+  for (const job of store.all()) {
+    const event = terminal(job.status) ? eventOf(job.status) : null;
+    if (event) dispatcher.resume(job, event);
+  }
 }

@@ -12,7 +12,7 @@ import {
 } from "../contract/jobs.js";
 import { Journal, type JournalRecord, journalFile } from "./journal.js";
 import { terminal } from "./lifecycle.js";
-import type { Idempotency, JobStore } from "./ports.js";
+import type { Idempotency, JobStore, QueueReads } from "./ports.js";
 import { zeroCounts } from "./record.js";
 import { costOf, Turns } from "./turns.js";
 
@@ -98,6 +98,12 @@ export class JournalStore implements JobStore, Idempotency {
       if (this.jobs.get(id)?.status === "queued") return id;
     }
     return undefined;
+  }
+
+  /** Takes a queued job out of its line; always there, as nothing but this process takes it. */
+  async withdraw(job: Job): Promise<boolean> {
+    this.waiting.remove(job.owner, job.id);
+    return true;
   }
 
   async get(id: string) {
@@ -189,7 +195,20 @@ export class JournalStore implements JobStore, Idempotency {
     this.keys.delete(key);
   }
 
-  list({ cursor, limit, status, owner }: ListQuery): JobPage {
+  reads(): QueueReads {
+    return {
+      get: (id) => this.get(id),
+      list: async (query) => this.list(query),
+      counts: async (owner) => this.counts(owner),
+      oldestQueued: async () => {
+        const id = this.waiting.oldest();
+        return id === undefined ? null : this.get(id);
+      },
+      queuedByTenant: async () => this.waiting.sizes(),
+    };
+  }
+
+  private list({ cursor, limit, status, owner }: ListQuery): JobPage {
     const after = cursor === undefined ? null : decodeCursor(cursor);
     const page: Job[] = [];
     for (let i = this.order.length - 1; i >= 0; i--) {
@@ -203,9 +222,10 @@ export class JournalStore implements JobStore, Idempotency {
     return { jobs: page, nextCursor: null };
   }
 
-  counts(owner?: string): JobCounts {
+  private counts(owner?: string): JobCounts {
     const counts = zeroCounts();
-    for (const job of this.jobs.values()) if (owner === undefined || job.owner === owner) counts[job.status]++;
+    for (const job of this.jobs.values())
+      if (owner === undefined || job.owner === owner) counts[job.status]++;
     return counts;
   }
 

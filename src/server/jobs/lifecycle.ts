@@ -47,6 +47,16 @@ export class Lifecycle implements SharedQueue {
     this.notices = ports.notices;
   }
 
+  /** submit, cancel, wait and forget, bound, for a backend's `JobQueue`. */
+  shared(): SharedQueue {
+    return {
+      submit: (spec, options) => this.submit(spec, options),
+      cancel: (id) => this.cancel(id),
+      wait: (id, timeoutMs, signal) => this.wait(id, timeoutMs, signal),
+      forget: (id) => this.forget(id),
+    };
+  }
+
   async submit(...[spec, options]: Parameters<JobQueue["submit"]>): ReturnType<JobQueue["submit"]> {
     if (this.closing) throw new QueueClosedError();
     const { owner = ANONYMOUS, idempotencyKey: key, fingerprint, maxQueued = 0 } = options;
@@ -59,7 +69,11 @@ export class Lifecycle implements SharedQueue {
     try {
       // The store checks the cap in the step that records the job and puts it in its line, so
       // that submissions at once, from any process, cannot pass it.
-      const recorded = await this.store.create(job, maxQueued, key === undefined ? undefined : { key, fingerprint });
+      const recorded = await this.store.create(
+        job,
+        maxQueued,
+        key === undefined ? undefined : { key, fingerprint },
+      );
       if (!recorded) throw new QueueFullError(maxQueued);
     } catch (e) {
       if (key !== undefined) await idempotency.release(key).catch(() => {});
@@ -90,7 +104,12 @@ export class Lifecycle implements SharedQueue {
   }
 
   /** Ends job `id` with `status` unless it ended already; tells waiters and its webhook. */
-  async finish(id: string, status: JobStatus, patch: Partial<Job>, from: JobStatus[] = ["queued", "running"]) {
+  async finish(
+    id: string,
+    status: JobStatus,
+    patch: Partial<Job>,
+    from: JobStatus[] = ["queued", "running"],
+  ) {
     const done = await this.store.move(id, status, from, { ...patch, finishedAt: new Date().toISOString() });
     if (!done) return;
     this.ports.log?.(`job ${id} ${status}`);

@@ -1,4 +1,4 @@
-import type { Job, JobEvent, JobStatus } from "../contract/jobs.js";
+import type { Job, JobEvent, JobQueue, JobStatus } from "../contract/jobs.js";
 
 /**
  * What the job lifecycle (lifecycle.ts) needs of a backend: where jobs are recorded (the journal
@@ -62,3 +62,6 @@ export interface Notices {
 export interface Stopper {
   stop(id: string): Promise<void>;
 }
+
+/** The reads of `JobQueue` that a store answers alone. */
+export type QueueReads = Pick<JobQueue, "get" | "list" | "counts" | "oldestQueued" | "queuedByTenant">;

@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import type { Job, JobStatus } from "../contract/jobs.js";
 import type { WebhookOptions } from "../webhooks/dispatcher.js";
 import type { LifecyclePorts } from "./lifecycle.js";
-import type { JobStore, Lines, Notices } from "./ports.js";
+import type { JobStore, Lines, Notices, QueueReads } from "./ports.js";
 import { RedisIdempotency } from "./redis-idempotency.js";
 import { RedisRecords } from "./redis-records.js";
 import { RedisTurns } from "./redis-turns.js";
@@ -33,6 +33,23 @@ export class RedisStore implements JobStore {
 
   async expire(before: number) {
     await this.records.expire(before);
+  }
+
+  reads(): QueueReads {
+    const { records, turns } = this;
+    return {
+      get: (id) => records.get(id),
+      list: (query) => records.list(query),
+      counts: (owner) => records.counts(owner),
+      oldestQueued: async () => (await records.oldest("queued", 1))[0] ?? null,
+      async queuedByTenant() {
+        const tenants = await turns.tenants((id) => records.redis.hget(records.keys.job(id), "owner"));
+        const counts = await Promise.all(
+          [...tenants].map(async (t) => [t, (await records.counts(t)).queued] as const),
+        );
+        return new Map(counts.filter(([, n]) => n > 0));
+      },
+    };
   }
 }
 

@@ -5,6 +5,7 @@ import { jobErrorFrom } from "./errors.js";
 import { Lifecycle } from "./lifecycle.js";
 import { DEFAULT_RETENTION_MS } from "./record.js";
 import { redisPorts } from "./redis-store.js";
+import type { RedisTurns } from "./redis-turns.js";
 import { webhookWorker } from "./redis-webhooks.js";
 import { type RunnerSettings, runnerOf } from "./runner.js";
 import { Runs } from "./runs.js";
@@ -80,38 +81,7 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
   await subscriber.subscribe(records.keys.cancelChannel);
   subscriber.on("message", (_channel: string, id: string) => runs.stop(id, "cancel"));
 
-  const processJob = async (task: BullJob<{ id: string }>, token?: string): Promise<void> => {
-    const id = task.data.id;
-    // A job taken frees a place on BullMQ: the next tenant's job takes it.
-    void turns
-      .taken(id)
-      .then(() => turns.feed())
-      .catch(() => {});
-    if ((await runs.run(id)) === "done") return;
-    // Shutting down: back to the queue at once, for this or another worker to run again.
-    await lifecycle.handBack(id);
-    await task.moveToDelayed(Date.now(), token);
-    throw new DelayedError();
-  };
-
-  const worker = new Worker<{ id: string }>(CERTIFY_QUEUE, processJob, {
-    connection,
-    prefix,
-    concurrency,
-    lockDuration: options.lockDurationMs ?? 30_000,
-    stalledInterval: options.stalledIntervalMs ?? 30_000,
-    maxStalledCount: options.maxStalledCount ?? 5,
-  });
-  // A job BullMQ gives up on (stalled too often, or Redis errors on every attempt) fails visibly.
-  worker.on("failed", (task, e) => {
-    if (!task || (task.attemptsMade < (task.opts.attempts ?? 1) && !/stalled/i.test(e.message))) return;
-    void lifecycle.finish(task.data.id, "failed", { error: jobErrorFrom(e) }).catch(() => {});
-  });
-  worker.on("error", () => {
-    // Connection errors: ioredis reconnects, and BullMQ resumes.
-  });
-  // Nothing waits on BullMQ: a handover that failed when a job was taken is made now.
-  worker.on("drained", () => void turns.feed().catch(() => {}));
+  const worker = certifyWorker(connection, prefix, options, { lifecycle, runs, turns });
   const deliverer = webhookWorker(connection, prefix, webhooks, records);
   deliverer.on("error", () => {});
   if (options.warm?.length) runner.warm(options.warm).catch(() => {});
@@ -135,4 +105,49 @@ export async function createRedisWorker(options: RedisWorkerOptions): Promise<Re
       await connection.quit().catch(() => {});
     },
   };
+}
+
+/**
+ * The BullMQ worker that takes certification jobs: each runs through `runs`, and one that a shutdown
+ * stopped goes back to the queue at once.
+ */
+function certifyWorker(
+  connection: Redis,
+  prefix: string,
+  options: RedisWorkerOptions,
+  { lifecycle, runs, turns }: { lifecycle: Lifecycle; runs: Runs; turns: RedisTurns },
+): Worker<{ id: string }> {
+  const processJob = async (task: BullJob<{ id: string }>, token?: string): Promise<void> => {
+    const id = task.data.id;
+    // A job taken frees a place on BullMQ: the next tenant's job takes it.
+    void turns
+      .taken(id)
+      .then(() => turns.feed())
+      .catch(() => {});
+    if ((await runs.run(id)) === "done") return;
+    // Shutting down: back to the queue at once, for this or another worker to run again.
+    await lifecycle.handBack(id);
+    await task.moveToDelayed(Date.now(), token);
+    throw new DelayedError();
+  };
+
+  const worker = new Worker<{ id: string }>(CERTIFY_QUEUE, processJob, {
+    connection,
+    prefix,
+    concurrency: options.concurrency ?? 1,
+    lockDuration: options.lockDurationMs ?? 30_000,
+    stalledInterval: options.stalledIntervalMs ?? 30_000,
+    maxStalledCount: options.maxStalledCount ?? 5,
+  });
+  // A job BullMQ gives up on (stalled too often, or Redis errors on every attempt) fails visibly.
+  worker.on("failed", (task, e) => {
+    if (!task || (task.attemptsMade < (task.opts.attempts ?? 1) && !/stalled/i.test(e.message))) return;
+    void lifecycle.finish(task.data.id, "failed", { error: jobErrorFrom(e) }).catch(() => {});
+  });
+  worker.on("error", () => {
+    // Connection errors: ioredis reconnects, and BullMQ resumes.
+  });
+  // Nothing waits on BullMQ: a handover that failed when a job was taken is made now.
+  worker.on("drained", () => void turns.feed().catch(() => {}));
+  return worker;
 }

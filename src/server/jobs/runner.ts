@@ -9,6 +9,10 @@ import type { ProviderConfig } from "../../runtime/providers.js";
 import { ThreadPool } from "../../runtime/threads/pool.js";
 import type { JobSpec } from "../contract/jobs.js";
 import { abortError, isAbortError, JobFailure, jobErrorFrom } from "./errors.js";
+import { jobInputValues } from "./job-input.js";
+
+/** The one decoding of a job's input, for those who certify a job's spec themselves. */
+export { decodeJobInput } from "./job-input.js";
 
 export interface RunnerOptions {
   /** Where certifiers' manifests and models come from; read from the main thread only. */
@@ -68,50 +72,17 @@ export interface Runner {
   close(): Promise<void>;
 }
 
-/** Decodes a job's base64 little-endian float32 input (input/decode.ts decodes the request's). */
-export function decodeJobInput(data: string): Float32Array {
-  const bytes = Buffer.from(data, "base64");
-  const out = new Float32Array(Math.floor(bytes.length / 4));
-  new Uint8Array(out.buffer).set(bytes.subarray(0, out.length * 4));
-  return out;
-}
-
 export function createRunner(options: RunnerOptions): Runner {
   const concurrency = options.concurrency ?? 1;
   if (!(Number.isInteger(concurrency) && concurrency >= 1)) {
     throw new RangeError(`concurrency must be a positive integer, not ${concurrency}`);
   }
   const { store, providers, noise, threads, noiseVersion } = options;
-  const pool = new ThreadPool(
-    store,
-    { providers, noise, threads, noiseVersion },
-    concurrency,
-    options.cancelGraceMs ?? 750,
-  );
+  const settings = { providers, noise, threads, noiseVersion };
+  const pool = new ThreadPool(store, settings, concurrency, options.cancelGraceMs ?? 750);
   const progressIntervalMs = options.progressIntervalMs ?? 200;
-  const manifests = new Map<string, Promise<Manifest>>();
-  const manifestOf = (id: string) => {
-    let m = manifests.get(id);
-    if (!m) {
-      m = store.loadManifest(id);
-      // A manifest that cannot be read is tried again by the next job rather than remembered.
-      m.catch(() => manifests.delete(id));
-      manifests.set(id, m);
-    }
-    return m;
-  };
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  // A job that ends hands its place to the next one waiting, so that none can slip in between.
-  const acquire = async () => {
-    if (running < concurrency) running++;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-  };
-  const release = () => {
-    const next = waiting.shift();
-    if (next) next();
-    else running--;
-  };
+  const manifestOf = manifestCache(store);
+  const { acquire, release } = slots(concurrency);
   let closed = false;
   let warmed: { ready: boolean; detail: string } = { ready: true, detail: "certifiers load on first use" };
 
@@ -125,23 +96,11 @@ export function createRunner(options: RunnerOptions): Runner {
       try {
         signal?.throwIfAborted();
         const manifest = await manifestOf(spec.certifier);
-        let last = 0;
-        const onProgress = hooks.onProgress;
         return await certifyInput(
           pool.certifier(spec.certifier, manifest, signal),
-          decodeJobInput(spec.input.data),
+          jobInputValues(spec.input),
           spec.parameters,
-          {
-            signal,
-            onProgress:
-              onProgress &&
-              ((p) => {
-                const now = Date.now();
-                if (p.done < p.total && now - last < progressIntervalMs) return;
-                last = now;
-                onProgress(p);
-              }),
-          },
+          { signal, onProgress: hooks.onProgress && throttled(hooks.onProgress, progressIntervalMs) },
         );
       } catch (e) {
         throw failureOf(e, signal);
@@ -178,4 +137,46 @@ export function createRunner(options: RunnerOptions): Runner {
 function failureOf(e: unknown, signal?: AbortSignal): Error {
   if (signal?.aborted || isAbortError(e)) return abortError();
   return e instanceof JobFailure ? e : new JobFailure(jobErrorFrom(e));
+}
+
+/** Manifests by certifier id, read once; one that cannot be read is tried again by the next job. */
+function manifestCache(store: ModelStore): (id: string) => Promise<Manifest> {
+  const manifests = new Map<string, Promise<Manifest>>();
+  return (id) => {
+    let m = manifests.get(id);
+    if (!m) {
+      m = store.loadManifest(id);
+      m.catch(() => manifests.delete(id));
+      manifests.set(id, m);
+    }
+    return m;
+  };
+}
+
+/** `concurrency` places for jobs; one that ends hands its place to the next waiting, so none slips in between. */
+function slots(concurrency: number) {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    async acquire(): Promise<void> {
+      if (running < concurrency) running++;
+      else await new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    release(): void {
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    },
+  };
+}
+
+/** `onProgress` at most once per `intervalMs`, and always for the last report. */
+function throttled(onProgress: (p: Progress) => void, intervalMs: number): (p: Progress) => void {
+  let last = 0;
+  return (p) => {
+    const now = Date.now();
+    if (p.done < p.total && now - last < intervalMs) return;
+    last = now;
+    onProgress(p);
+  };
 }
