@@ -1,16 +1,13 @@
 import type { Manifest } from "../core/manifest.js";
 import type { ModelStore } from "../runtime/model-store.js";
+import type { Catalog } from "./contract/catalog.js";
 import { problem, problemTypes } from "./middleware/problem.js";
 
-/** The certifiers a store offers, with their manifests cached for `ttlMs` (a store may be remote). */
-export interface Catalog {
-  ids(): Promise<string[]>;
-  /** The manifest of certifier `id`; a 404 problem when the store has none. */
-  get(id: string): Promise<Manifest>;
-}
+export type { Catalog };
 
 const certifierId = /^[a-z0-9][a-z0-9._-]*$/;
 
+/** The certifiers `store` offers, with their manifests cached for `ttlMs`. */
 export function createCatalog(store: ModelStore, ttlMs = 30_000, now = Date.now): Catalog {
   let listing: { at: number; ids: Promise<string[]> } | null = null;
   const manifests = new Map<string, { at: number; manifest: Promise<Manifest> }>();

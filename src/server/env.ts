@@ -1,5 +1,5 @@
 import type { ModelStore } from "../runtime/model-store.js";
-import type { Catalog } from "./catalog.js";
+import type { Catalog } from "./contract/catalog.js";
 import type { JobQueue } from "./contract/jobs.js";
 
 /** What the routes need at request time; set on the context by `createApp`. */
