@@ -6,6 +6,7 @@ import {
   type Certificate,
   type CertifyResult,
   certifyInput,
+  certifyRunnerUps,
   InputError,
   type LoadedCertifier,
   overtakeRadius,
@@ -131,6 +132,33 @@ describe("the overtake bound and the alpha split", () => {
     expect(runnerUps(est, [2, 2, 2, 3], 2, 0.001, ref).map((r) => r.option.index)).toEqual([3]);
   });
 
+  it("takes the best radius over the runner-ups certified, never less than the nearest overtake", async () => {
+    const up = (index: number, overtake: number) => ({ option: { index, sigma: 1 }, pUpper: 0.1, overtake });
+    const stage = (top: number, radius: number) =>
+      ({ top, radius, abstained: false, draws: 10 }) as unknown as CertifyResult;
+    const ups = [up(1, 0.5), up(2, 0.9)];
+    const run = (results: CertifyResult[]) => {
+      const asked: number[] = [];
+      const done = certifyRunnerUps(0, 2, 2, ups, async (option) => {
+        asked.push(option);
+        return results[asked.length - 1] as CertifyResult;
+      });
+      return done.then((d) => ({ ...d, asked }));
+    };
+    // The nearest runner-up agrees with a radius below its own overtake radius: 0.5, not 0.3.
+    expect(await run([stage(0, 0.3)])).toMatchObject({ radius: 0.5, asked: [1] });
+    // It agrees past it: up to the next overtake radius, then past that with the next one.
+    expect(await run([stage(0, 1.5), stage(0, 1.2)])).toMatchObject({ radius: 1.2, asked: [1, 2] });
+    expect(await run([stage(0, 1.5), stage(1, 1.2)])).toMatchObject({ radius: 0.9, asked: [1, 2] });
+    // It disagrees: the routed option holds up to its overtake radius.
+    expect(await run([stage(1, 1.5)])).toMatchObject({ radius: 0.5, asked: [1] });
+    // Nothing wanted past 0.5: no runner-up is certified.
+    expect(await certifyRunnerUps(0, 2, 0.5, ups, () => Promise.reject(new Error("drawn")))).toEqual({
+      radius: 0.5,
+      certified: [],
+    });
+  });
+
   it("runner-ups draw from streams of their own", () => {
     const named = ["classifier", "estimator"] as const;
     const phases = ["selection", "estimation", "prediction"] as const;
@@ -248,6 +276,8 @@ describe("soundness: radius beyond the dual classifier's exact radius at most ab
         routing: "set",
         ...extra,
       });
+      // Never below single routing's radius from the same stages.
+      expect(r.radius).toBeGreaterThanOrEqual(r.routing?.singleRadius ?? 0);
       if (r.radius > exact) exceed++;
       if (r.radius > (r.routing?.singleRadius ?? 0)) past++;
     }

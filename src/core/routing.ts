@@ -69,10 +69,11 @@ export function runnerUps(
 }
 
 /**
- * Certifies runner-ups in rank order while they can raise the radius, and returns the set radius
- * min(R_top, R_1 .. R_j, overtake_{j+1}): within it the estimator routes only to the routed option
- * or to a certified runner-up, each of which predicts the routed class. `until` is the radius past
- * which nothing is wanted (R_top, or a target radius that R_top reaches).
+ * Certifies runner-ups in rank order while they can raise the radius, and returns the set radius:
+ * the largest over j of min(R_top, R_1 .. R_j, overtake_{j+1}), where runner-ups 1 .. j all predict
+ * the routed class. Within each such radius the estimator routes only to the routed option or to
+ * one of runner-ups 1 .. j; every j holds on the same event (all bounds valid), so the largest
+ * does. `until` is the radius past which nothing is wanted (R_top, or a target R_top reaches).
  */
 export async function certifyRunnerUps(
   routedClass: number,
@@ -82,16 +83,18 @@ export async function certifyRunnerUps(
   certifyRank: (option: number, rank: number) => Promise<CertifyResult>,
 ): Promise<{ radius: number; certified: RoutingReport["certified"] }> {
   const certified: RoutingReport["certified"] = [];
+  // min(R_top, R_1 .. R_j) over the runner-ups certified so far.
   let held = routedRadius;
+  let best = 0;
   for (const [i, candidate] of candidates.entries()) {
-    const reach = Math.min(held, candidate.overtake);
-    // The candidate cannot be routed to within `until`, or what is certified cannot pass its bound.
-    if (reach >= until || held <= candidate.overtake) return { radius: reach, certified };
+    best = Math.max(best, Math.min(held, candidate.overtake));
+    // Nothing more is wanted, or no runner-up can now raise the radius past min(R_top, R_1 .. R_j).
+    if (best >= until || held <= best) return { radius: best, certified };
     const result = await certifyRank(candidate.option.index, i + 1);
     const stage: StageReport = { ...result, option: candidate.option };
     certified.push({ ...stage, overtake: candidate.overtake, rank: i + 1 });
-    if (result.abstained || result.top !== routedClass) return { radius: reach, certified };
+    if (result.abstained || result.top !== routedClass) return { radius: best, certified };
     held = Math.min(held, result.radius);
   }
-  return { radius: held, certified };
+  return { radius: Math.max(best, held), certified };
 }
