@@ -127,6 +127,22 @@ describe("the web page", () => {
     await page.close();
   });
 
+  it("asks for set routing and shows what it ran", async () => {
+    const page = await open(1280, 900);
+    await page.selectOption("#certifier", "fmnist-templates");
+    await page.getByRole("radio", { name: "Ankle boot" }).click();
+    await page.check("#set-routing");
+    await page.click("#submit");
+    await page.locator("#result").waitFor({ state: "visible" });
+    const json = JSON.parse((await page.textContent("#json")) ?? "{}");
+    expect(json.parameters.routing).toBe("set");
+    expect(json.routing).not.toBeNull();
+    const facts = await page.textContent("#facts");
+    expect(facts).toContain(`set: ${json.routing.certified.length} runner-up(s) certified`);
+    expect(await page.locator(".stage").count()).toBe(2 + json.routing.certified.length);
+    await page.close();
+  });
+
   it("rejects a target radius of 0 beside the button", async () => {
     const page = await open(1024, 768);
     await page.selectOption("#certifier", "fmnist-templates");

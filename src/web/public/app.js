@@ -146,6 +146,8 @@ form.addEventListener("submit", async (event) => {
   const targetRadius = Number(targetText);
   if (targetText !== "" && !(targetRadius > 0)) return fail("The target radius must be above 0.");
   const sampling = $("sequential").checked ? "sequential" : "fixed";
+  // Set routing is a dual-mode parameter: a global certifier would refuse it.
+  const routing = $("set-routing").checked && certifier.defaultMode === "dual" ? { routing: "set" } : {};
   running = new AbortController();
   ready();
   cancel.hidden = false;
@@ -159,7 +161,7 @@ form.addEventListener("submit", async (event) => {
       {
         certifier: certifier.id,
         input: { type: "image", data: base64(chosen.bytes) },
-        parameters: { n, alpha, sampling, ...(targetText === "" ? {} : { targetRadius }) },
+        parameters: { n, alpha, sampling, ...routing, ...(targetText === "" ? {} : { targetRadius }) },
         metadata: { source: "web" },
       },
       { signal: running.signal, wait: 1, pollInterval: 250, onProgress: showProgress },
@@ -271,6 +273,14 @@ async function showCertificate(cert, certifier) {
             `${cert.certifiedAtTarget ? "certified" : "not certified"} at ${cert.parameters.targetRadius}`,
           ],
         ]),
+    ...(cert.routing
+      ? [
+          [
+            "routing",
+            `set: ${cert.routing.certified.length} runner-up(s) certified; min(R_sigma, R_c) = ${fmt(cert.routing.singleRadius)}`,
+          ],
+        ]
+      : []),
     ...(cert.fallback ? [["fallback", "the estimator abstained: radius 0"]] : []),
   ]);
   const stages = $("stages");
@@ -283,6 +293,13 @@ async function showCertificate(cert, certifier) {
   }
   if (classifier) {
     stages.append(stageCard("Classifier", classifier, certifier.labels, [["R_c", fmt(classifier.radius)]]));
+  }
+  for (const s of cert.routing?.certified ?? []) {
+    const rows = [
+      ["R", fmt(s.radius)],
+      ["not routed to within", fmt(s.overtake)],
+    ];
+    stages.append(stageCard(`Runner-up ${s.rank}`, s, certifier.labels, rows));
   }
   $("json").textContent = JSON.stringify(cert, null, 2);
   await drawInput(certifier);
