@@ -122,7 +122,7 @@ for (const threads of THREADS) {
 }
 
 // Dual certification: two stages, so about half the samples/s of one stage, at equal model cost.
-const dual = await loadCertifier(store, DUAL_ID, { providers: ["cpu"], noise: "graph", threads: 2 }).catch(
+const dual = await loadCertifier(store, DUAL_ID, { providers: ["cpu"], noise: "host", threads: 2 }).catch(
   () => null,
 );
 let dualRate: number | null = null;
@@ -132,7 +132,7 @@ if (dual) {
     await certifyInput(dual, x, { n0: 100, n: 10_000, batchSize: BATCH, seed: seed++ });
     return 2 * 10_100;
   }, SECONDS);
-  log("dual certification, 2 threads", "graph noise", perSecond(dualRate), "samples (both stages)");
+  log("dual certification, 2 threads", "host noise", perSecond(dualRate), "samples (both stages)");
   // dualrs labels: every option on one image, n draws each, beside certification's pace.
   const image = { name: "bench", split: "test" as const, size: 1, shape, image: () => x, label: () => 0 };
   const options = dual.manifest.options.length;
@@ -141,7 +141,7 @@ if (dual) {
     return options * 10_000;
   }, SECONDS);
   await dual.close();
-  log("label table (dualrs labels), 2 threads", "graph noise", perSecond(tableRate), "samples (all options)");
+  log("label table (dualrs labels), 2 threads", "host noise", perSecond(tableRate), "samples (all options)");
 }
 
 // One job at a time through the service's runner: its batches on one thread with two onnxruntime
@@ -172,7 +172,7 @@ for (let round = 0; round < 3; round++) {
 for (const l of layouts) {
   await l.runner.close();
   const label = `one job at a time, ${l.concurrency} certification thread(s) x ${l.threads}`;
-  log(label, "graph noise", perSecond(l.best), "samples");
+  log(label, "host noise", perSecond(l.best), "samples");
 }
 const [oneThread, twoThreads] = layouts.map((l) => l.best) as [number, number];
 
@@ -226,11 +226,11 @@ Certification over raw inference, best setting: ${(best.cert / best.raw).toFixed
 Thread counts are onnxruntime's. Host noise (the CPU's default) is made by WebAssembly SIMD on one more
 thread, one batch ahead of the model, so noise and inference overlap: at 1 thread the model has one
 core and the noise the other. Graph noise runs inside the session, taking turns with the model.
-Graph noise alone allows one session at most ${Math.round((graphNoiseRates.get(2) ?? 0) / dim).toLocaleString("en-US")} samples/s at 2 threads (its
-normals/s over the input's ${dim} values): it, not the model, bounds a session's certification on the CPU.
+Noise alone allows at most ${Math.round((graphNoiseRates.get(2) ?? 0) / dim).toLocaleString("en-US")} samples/s in the graph at 2 threads and ${Math.round(wasmNormals / dim).toLocaleString("en-US")} from
+WebAssembly on one thread (normals/s over the input's ${dim} values), against ${Math.round(ratios[0]?.raw ?? 0).toLocaleString("en-US")} for the model alone at 1 thread.
 ${dualRate === null ? "" : `Dual certification runs two stages of n0 + n draws each; its samples/s count both.\n`}One job's batches spread over two certification threads of one onnxruntime thread each run
 ${(twoThreads / oneThread).toFixed(2)} times as fast as on one thread of two (the service's runner, \`WORKER_CONCURRENCY=2 THREADS=1\`
-against \`WORKER_CONCURRENCY=1 THREADS=2\`): each thread makes its own noise.
+against \`WORKER_CONCURRENCY=1 THREADS=2\`): each certification thread has a noise thread of its own.
 
 GPU providers (WebGPU, CUDA) are measured by \`npm run bench:gpu\`: [gpu-benchmarks.md](gpu-benchmarks.md).
 
