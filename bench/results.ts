@@ -320,6 +320,11 @@ ${estimatorCap(dualExperts)}
   routing bias that does best from r = 0.25 to 1.5 sends every image to 0.5. Estimators smoothed at
   sigma_e = 0.75 or 0.5 (below what Dual RS allows) pick them out hardly better and gain nothing at
   r = 0.25 (training/README.md, "Wider experts, and less noise for the estimator").
+- Routing by how sure an expert is. An estimator that also sees, on the same noisy input, how sure
+  the sigma = 0.5 expert is, then the sigma = 1.0 expert (its sorted softmax; one certifiable graph,
+  training/README.md, "Confidence-aware router"), kept the zoo's worst shortfall on validation
+  images 9000-9499: 14.8 points at r = 0 for both. It routed 10 of the 500 images otherwise, and 55
+  of the 56 that the zoo's estimator sends to sigma = 1.0 where that expert is wrong still went there.
 - The estimator's own radius. The estimator is certified like any classifier: where it is unsure
   between 0.5 and 1.0, R_sigma is small and caps the certificate (counted just before this list).
 - Routing more to 0.5. A bias on the estimator's logit for 0.5, chosen on validation images
