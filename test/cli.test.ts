@@ -9,7 +9,7 @@ import { loadConfig } from "../src/server/config.js";
 import { startServer } from "../src/server/server.js";
 import { buildPackage } from "./helpers/build.js";
 import { bombPng } from "./helpers/images.js";
-import { linearModel } from "./helpers/onnx-builder.js";
+import { halfSpaceModel, linearModel } from "./helpers/onnx-builder.js";
 import { writeCertifier } from "./helpers/zoo.js";
 
 interface Run {
@@ -69,6 +69,22 @@ beforeAll(async () => {
     { clf: { bytes: clf } },
   );
   manifest = join(dir, "half.json");
+  // The same classifier at two sigmas, routed by x0 + 0.5 > 0 at sigma 0.25.
+  await writeCertifier(
+    dir,
+    {
+      id: "dual-half",
+      input: { shape: [2], range: [-1, 1] },
+      labels: ["neg", "pos"],
+      options: [
+        { sigma: 0.12, chain: ["clf"] },
+        { sigma: 0.5, chain: ["clf"] },
+      ],
+      estimator: { sigma: 0.25, chain: ["est"] },
+    },
+    { clf: { bytes: clf }, est: { bytes: halfSpaceModel([1, 0], 0.5, [2]) } },
+  );
+  await writeFile(join(dir, "near-estimator.json"), JSON.stringify([-0.4, 0.9]));
   await writeFile(join(dir, "x.json"), JSON.stringify([0.2, 0.1]));
   await writeFile(join(dir, "x.npy"), npy([0.2, 0.1], [2]));
   await writeFile(join(dir, "x.f32"), Buffer.from(Float32Array.of(0.2, 0.1).buffer));
@@ -127,6 +143,16 @@ describe("dualrs certify", () => {
     expect(fixed.stages.classifier.n).toBe(20_000);
   });
 
+  it("certifies with --routing set past R_sigma", async () => {
+    const args = ["--input", join(dir, "near-estimator.json"), "--n", "2000", "--seed", "3"];
+    const r = await dualrs("certify", "--manifest", join(dir, "dual-half.json"), ...args, "--routing", "set");
+    expect(r.code, r.stderr).toBe(0);
+    const cert = JSON.parse(r.stdout);
+    expect(cert.parameters.routing).toBe("set");
+    expect(cert.routing.certified).toHaveLength(1);
+    expect(cert.radius).toBeGreaterThan(cert.routing.singleRadius);
+  });
+
   it("exits 2 with one line on stderr for bad inputs and usage", async () => {
     const cases: [string[], RegExp][] = [
       [["--input", join(dir, "far.json")], /input value 0 is 5, outside the range \[-1, 1\]/],
@@ -143,6 +169,8 @@ describe("dualrs certify", () => {
       [["--input", join(dir, "x.json"), "--frobnicate"], /Unknown option '--frobnicate'/],
       [["--input", join(dir, "x.json"), "--sampling", "adaptive"], /--sampling: /],
       [["--input", join(dir, "x.json"), "--target-radius", "0"], /targetRadius|target/],
+      [["--input", join(dir, "x.json"), "--routing", "both"], /--routing: /],
+      [["--input", join(dir, "x.json"), "--routing", "set"], /--routing: .*dual mode/],
     ];
     const runs = await Promise.all(cases.map(([args]) => dualrs("certify", "--manifest", manifest, ...args)));
     runs.forEach((r, i) => {
