@@ -30,8 +30,8 @@ export class NoiseMaker {
     return new Promise((resolve, reject) => {
       if (this.#closed) return reject(new Error("the noise maker is closed"));
       const id = this.#nextId++;
-      const size = b.x.length * b.count * 4;
-      const at = this.#spares.findIndex((s) => s.byteLength >= size);
+      const size = b.x.length * b.count;
+      const at = this.#spares.findIndex((s) => s.byteLength >= size * 4);
       const buffer = at >= 0 ? (this.#spares.splice(at, 1)[0] ?? null) : null;
       const request: NoiseRequest = {
         id,
@@ -51,11 +51,21 @@ export class NoiseMaker {
     });
   }
 
-  /** Gives the buffer of inputs that are no longer needed back for reuse. */
+  /** A buffer of `size` floats for inputs, a spare one where one is large enough. */
+  buffer(size: number): Float32Array {
+    const at = this.#spares.findIndex((s) => s.byteLength >= size * 4);
+    const spare = at >= 0 ? this.#spares.splice(at, 1)[0] : undefined;
+    return new Float32Array(spare ?? new ArrayBuffer(size * 4), 0, size);
+  }
+
+  /** Gives the buffer of inputs that are no longer needed back for reuse; the largest are kept. */
   release(inputs: Float32Array): void {
     const buffer = inputs.buffer;
-    if (buffer instanceof ArrayBuffer && this.#spares.length < SPARES && !this.#spares.includes(buffer))
-      this.#spares.push(buffer);
+    if (!(buffer instanceof ArrayBuffer) || this.#spares.includes(buffer)) return;
+    this.#spares.push(buffer);
+    // A small batch's buffer must not crowd out the full batches' ones, which every batch can use.
+    this.#spares.sort((a, b) => b.byteLength - a.byteLength);
+    this.#spares.length = Math.min(this.#spares.length, SPARES);
   }
 
   /** Stops the thread; requests still open are refused. */

@@ -20,11 +20,19 @@ function sameDraws(a: DrawBatch, b: DrawBatch): boolean {
   );
 }
 
+/** A batch asked of the noise thread: its rows from `split` on; this thread makes those before. */
+interface Asked {
+  readonly draws: DrawBatch;
+  readonly split: number;
+  readonly rest: Promise<Float32Array>;
+}
+
 /**
  * Host noise made ahead: while a batch runs through the model, the noise thread makes the next one
- * (the batch's `next` hint), so noise and inference overlap on two cores. A batch that was not made
- * ahead (the first of each call) is split: the thread makes its second half while this thread
- * makes the first. The inputs are fillNoisy's, bit for bit, whichever thread made them.
+ * (the batch's `next` hint), so noise and inference overlap on two cores. Where there is no time
+ * for that (the first batch of a call, or one after a much smaller batch), the thread makes the
+ * batch's second half while this thread makes the first. The inputs are fillNoisy's, bit for bit,
+ * whichever thread made them.
  */
 export function withNoiseMaker(
   model: BatchClassifier,
@@ -32,22 +40,29 @@ export function withNoiseMaker(
   version: NoiseVersion = NOISE,
 ): NoisyClassifier {
   const local = version === NOISE ? new WasmGaussian() : null;
-  let ahead: { draws: DrawBatch; inputs: Promise<Float32Array> } | null = null;
+  let ahead: Asked | null = null;
 
-  const cold = async (b: DrawBatch): Promise<Float32Array> => {
-    const half = Math.ceil(b.count / 2);
-    if (!local || b.count < 2) return maker.make(b, version);
-    const rest = maker.make(drawsOf(b, b.first + half, b.count - half), version);
-    const dim = b.x.length;
-    const inputs = new Float32Array(b.count * dim);
+  const ask = (draws: DrawBatch, split: number): Asked => {
+    const rest = maker.make(drawsOf(draws, draws.first + split, draws.count - split), version);
+    // Awaited when the batch is taken, if it is; never an unhandled rejection.
+    rest.catch(() => {});
+    return { draws, split, rest };
+  };
+  /** Half of the batch for this thread, where it can make noise at all. */
+  const half = (count: number) => (local && count > 1 ? Math.ceil(count / 2) : 0);
+
+  const inputsOf = async ({ draws, split, rest }: Asked): Promise<Float32Array> => {
+    if (!local || split === 0) return rest;
+    const dim = draws.x.length;
+    const inputs = maker.buffer(draws.count * dim);
     try {
-      local.fillNoisy(inputs, drawsOf(b, b.first, half));
+      local.fillNoisy(inputs, drawsOf(draws, draws.first, split));
     } catch (e) {
       rest.then((r) => maker.release(r)).catch(() => {});
       throw e;
     }
     const second = await rest;
-    inputs.set(second, half * dim);
+    inputs.set(second, split * dim);
     maker.release(second);
     return inputs;
   };
@@ -55,10 +70,10 @@ export function withNoiseMaker(
   const take = (b: DrawBatch): Promise<Float32Array> => {
     const mine = ahead;
     ahead = null;
-    if (mine && sameDraws(mine.draws, b)) return mine.inputs;
+    if (mine && sameDraws(mine.draws, b)) return inputsOf(mine);
     // Made ahead for draws that were not asked after all: only its buffer is of use.
-    mine?.inputs.then((r) => maker.release(r)).catch(() => {});
-    return cold(b);
+    mine?.rest.then((r) => maker.release(r)).catch(() => {});
+    return inputsOf(ask(drawsOf(b, b.first, b.count), half(b.count)));
   };
 
   return {
@@ -67,10 +82,8 @@ export function withNoiseMaker(
       const inputs = take(b);
       if (b.next) {
         const draws = drawsOf(b, b.next.first, b.next.count, b.next.stream);
-        const next = maker.make(draws, version);
-        // Awaited by the next call, if it asks for these draws; never an unhandled rejection.
-        next.catch(() => {});
-        ahead = { draws, inputs: next };
+        // The thread makes about as many rows as this batch runs through the model meanwhile.
+        ahead = ask(draws, b.next.count > 2 * b.count ? half(b.next.count) : 0);
       }
       const batch = await inputs;
       try {
