@@ -273,7 +273,9 @@ certifier: it is a different sigma at different radii). A configuration's *worst
 largest amount by which its certified accuracy falls below the envelope, max over r in {0, 0.25,
 ..., 2} of envelope(r) - accuracy(r), in points; 0 means it is at least as good as every global
 sigma at every radius. The target for Dual RS is a worst shortfall smaller than every global
-sigma's, at a cost in draws and time not far above one global run.
+sigma's, at a cost in draws and time not far above one global run. Draws per image count both
+stages; time per image is each run's own wall time on a shared machine, so it is rough (the
+throughput of dual and single-stage certification side by side is in [benchmarks.md](benchmarks.md)).
 
 | configuration | worst shortfall (points) | at r | draws / image | time / image |
 | --- | ---: | ---: | ---: | ---: |
