@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import * as ort from "onnxruntime-node";
 import type { LoadedCertifier } from "../core/certifier.js";
 import { ModelError } from "../core/errors.js";
@@ -31,7 +32,7 @@ export interface LoadOptions {
    * while the model runs, docs/benchmarks.md), "graph" on a GPU provider (only x crosses to the device).
    */
   noise?: NoiseMode | undefined;
-  /** Threads per operator on the CPU; default: onnxruntime's (one per core). */
+  /** Threads per operator on the CPU; default: one per core, less the host noise's thread. */
   threads?: number | undefined;
   /**
    * The noise generator (src/core/noise.ts). Default: squares32 where a GPU provider comes first,
@@ -97,8 +98,12 @@ export async function loadCertifier(
   }
   const manifest = await store.loadManifest(ref);
   const providers = await resolveProviders(options.providers ?? "auto");
-  const sessions = new SessionCache({ providers, threads });
   const noise = options.noise ?? noiseModeFor(providers);
+  // Host noise has a thread of its own: by default the model gets the other cores, not all of them.
+  const sessions = new SessionCache({
+    providers,
+    threads: threads ?? (noise === "host" ? Math.max(1, availableParallelism() - 1) : undefined),
+  });
   const maker = noise === "host" ? new NoiseMaker() : undefined;
   const close = async () => {
     await maker?.close();
