@@ -173,6 +173,25 @@ function estimatorCap(run: EvalRun): string {
   return `On ${capped.length} of the ${rows.length} images it certified correctly, the estimator's radius R_sigma was the smaller one and set the certificate's radius; had R_c alone counted, certified accuracy would be higher by ${at.join(", ")} points (a diagnostic, not a certificate: the routing itself must be certified).`;
 }
 
+/**
+ * What set-valued routing (docs/routing.md) certifies past R_sigma on the same images, draw for draw
+ * the same estimator stage: its gain per radius and the extra draws it spent, and where.
+ */
+function setRouting(): string {
+  const set = duals.find(
+    (r) => r.summary.certifier === "fmnist-dual-experts" && r.summary.parameters.routing === "set",
+  );
+  if (!set) return "";
+  const gains = BAND.filter((r) => r > 0 && r <= 1.5).map((r) => {
+    const g = 100 * (share(set.rows, r) - share(dualExperts.rows, r));
+    return `${g >= 0 ? "+" : ""}${g.toFixed(1)}`;
+  });
+  const extra = set.rows.map((row) => row.dual?.extraDraws ?? 0);
+  const spent = extra.filter((e) => e > 0).length;
+  const total = extra.reduce((a, b) => a + b, 0);
+  return `With set-valued routing (\`routing: "set"\`, [routing.md](routing.md)), which certifies the other options the estimator could route to past R_sigma and extends the radius while they agree, certified accuracy moves by ${gains.join(" / ")} points at r = 0.25 ... 1.5. It spent extra draws on ${spent} of ${set.rows.length} images (the capped ones), ${(total / set.rows.length).toFixed(0)} per image over all of them (${((100 * total) / set.summary.totalDraws).toFixed(1)} % of its draws); the routed classifier's alpha is halved to pay for the runner-ups' bounds, which costs a little radius elsewhere.`;
+}
+
 /** Certified accuracy (fraction) of rows at radius r. */
 function share(rows: readonly EvalRow[], r: number): number {
   return rows.filter((row) => certifiedAt(row, r)).length / rows.length;
@@ -312,6 +331,7 @@ ${claims(dualExperts).join("\n")}
 Routing of \`fmnist-dual-experts\` on these images: ${routing(dualExperts)}.
 Abstentions: ${d.abstained} of ${d.inputs.count}${d.fallbacks ? `, ${d.fallbacks} fallbacks` : ""}.
 ${estimatorCap(dualExperts)}
+${setRouting()}
 
 ### Where it falls short, and why
 
