@@ -5,24 +5,14 @@
  * 4.3 M parameters and 0.5 GFLOP per sample, the size of a CIFAR ResNet-18's first three stages.
  */
 import { attr, DT, GraphBuilder, P, tensor, valueInfo } from "../src/runtime/graph/proto.js";
+import { rng } from "./fixtures/onnx-builder.js";
 
 export const RESNET_SHAPE = [3, 32, 32] as const;
 
-/** A seeded uniform generator (mulberry32), so that the graph is the same on every run. */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 export function buildResnet(classes = 10, seed = 1): Uint8Array {
   const g = new GraphBuilder("r/");
-  const r = uniform(seed);
+  // Seeded, so that the graph is the same on every run.
+  const r = rng(seed);
   const weight = (dims: number[], fanIn: number): string => {
     const bound = Math.sqrt(6 / fanIn); // He-uniform: activations keep their scale through ReLUs
     const size = dims.reduce((a, b) => a * b, 1);
