@@ -192,6 +192,23 @@ function setRouting(): string {
   return `With set-valued routing (\`routing: "set"\`, [routing.md](routing.md)), which certifies the other options the estimator could route to past R_sigma and extends the radius while they agree, certified accuracy moves by ${gains.join(" / ")} points at r = 0.25 ... 1.5. It spent extra draws on ${spent} of ${set.rows.length} images (the capped ones), ${(total / set.rows.length).toFixed(0)} per image over all of them (${((100 * total) / set.summary.totalDraws).toFixed(1)} % of its draws); the routed classifier's alpha is halved to pay for the runner-ups' bounds, which costs a little radius elsewhere.`;
 }
 
+/** Where each run drew its noise (the same Philox4x32-10 draws either way, up to float32 rounding). */
+function noiseModes(): string {
+  const runs = [...globals, ...duals].map((r) => r.summary);
+  const where = (mode: string) => (mode === "graph" ? "inside the ONNX graph" : "on the host (WebAssembly)");
+  const modes = [...new Set(runs.map((s) => s.noiseMode))];
+  if (modes.length === 1) return `noise drawn ${where(modes[0] ?? "graph")}`;
+  return modes
+    .map(
+      (m) =>
+        `noise drawn ${where(m)} for ${runs
+          .filter((s) => s.noiseMode === m)
+          .map((s) => s.label)
+          .join(", ")}`,
+    )
+    .join("; ");
+}
+
 /** Certified accuracy (fraction) of rows at radius r. */
 function share(rows: readonly EvalRow[], r: number): number {
   return rows.filter((row) => certifiedAt(row, r)).length / rows.length;
@@ -287,7 +304,7 @@ radius 0. Pixels are in [0, 1] and so are the radii and sigmas.
 - Each stage: n0 = 100 selection draws, n = ${N} estimation draws; alpha = 0.001 for the whole certificate (Dual RS: 0.0005 for each stage).
 - Dual RS (Sun, Mao, Vechev 2026): the estimator is smoothed at sigma_e = 1.0 and routes to sigma in {${SIGMAS.join(", ")}}; the certificate's radius is min(R_sigma, R_c).
 - The oracle takes, per image, the best of the four global-sigma certificates: the upper bound of any routing between these experts (it is not a certificate: choosing after looking is not sound).
-- Machine: ${cpu.length} x ${cpu[0]?.model ?? "CPU"}, onnxruntime-node on the CPU; noise drawn inside the ONNX graph.
+- Machine: ${cpu.length} x ${cpu[0]?.model ?? "CPU"}, onnxruntime-node on the CPU; ${noiseModes()}.
 
 ## The measure: worst shortfall to the envelope
 
