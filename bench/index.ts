@@ -233,6 +233,9 @@ ${(twoThreads / oneThread).toFixed(2)} times as fast as on one thread of two (th
 against \`WORKER_CONCURRENCY=1 THREADS=2\`): each certification thread has a noise thread of its own.
 
 GPU providers (WebGPU, CUDA) are measured by \`npm run bench:gpu\`: [gpu-benchmarks.md](gpu-benchmarks.md).
+Draws per certificate, which sequential sampling (\`sampling: "sequential"\`, \`targetRadius\`) and set-valued routing
+(\`routing: "set"\`) change, are measured on the zoo's test images in [results.md](results.md): the rate per draw is
+the one above.
 
 ## Memory
 
