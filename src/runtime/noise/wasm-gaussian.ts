@@ -27,8 +27,8 @@ let compiled: WebAssembly.Module | undefined;
 
 /**
  * The noise "philox4x32-10/box-muller" made by WebAssembly SIMD (wasm/gaussian.ts): the same bits
- * as core's fillNoisy, some ten times as fast as its JavaScript. One instance per thread; it keeps
- * its memory between calls.
+ * as core's fillNoisy, four to six times as fast as its JavaScript (docs/benchmarks.md). One
+ * instance per thread; it keeps its memory between calls.
  */
 export class WasmGaussian {
   readonly #exports: GaussianExports;
