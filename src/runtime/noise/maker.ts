@@ -31,8 +31,7 @@ export class NoiseMaker {
       if (this.#closed) return reject(new Error("the noise maker is closed"));
       const id = this.#nextId++;
       const size = b.x.length * b.count;
-      const at = this.#spares.findIndex((s) => s.byteLength >= size * 4);
-      const buffer = at >= 0 ? (this.#spares.splice(at, 1)[0] ?? null) : null;
+      const buffer = this.#spare(size);
       const request: NoiseRequest = {
         id,
         x: b.x,
@@ -53,9 +52,7 @@ export class NoiseMaker {
 
   /** A buffer of `size` floats for inputs, a spare one where one is large enough. */
   buffer(size: number): Float32Array {
-    const at = this.#spares.findIndex((s) => s.byteLength >= size * 4);
-    const spare = at >= 0 ? this.#spares.splice(at, 1)[0] : undefined;
-    return new Float32Array(spare ?? new ArrayBuffer(size * 4), 0, size);
+    return new Float32Array(this.#spare(size) ?? new ArrayBuffer(size * 4), 0, size);
   }
 
   /** Gives the buffer of inputs that are no longer needed back for reuse; the largest are kept. */
@@ -76,6 +73,12 @@ export class NoiseMaker {
     const worker = this.#worker;
     this.#worker = null;
     await worker?.terminate();
+  }
+
+  /** A spare buffer that holds `size` floats, taken from the spares, or null. */
+  #spare(size: number): ArrayBuffer | null {
+    const at = this.#spares.findIndex((s) => s.byteLength >= size * 4);
+    return at >= 0 ? (this.#spares.splice(at, 1)[0] ?? null) : null;
   }
 
   #thread(): Worker {
