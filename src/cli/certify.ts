@@ -1,4 +1,4 @@
-import { type Certificate, certifyInput, validateInput } from "../core/index.js";
+import { type Certificate, certifyResolved, resolveParameters, validateInput } from "../core/index.js";
 import { imageToInput } from "../runtime/image/index.js";
 import { type CertifyArgs, parseCertifyArgs } from "./args.js";
 import { openCertifier } from "./certifier.js";
@@ -17,13 +17,14 @@ export async function runCertify(args: CertifyArgs, signal: AbortSignal): Promis
   const certifier = await openCertifier(args.manifest, args);
   const bar = progressBar();
   try {
-    // Shape and range first, so that a bad input fails before any model runs.
+    // Input and parameters checked once, before any model runs.
     const { manifest } = certifier;
     const x =
       "image" in input
         ? validateInput(manifest, imageToInput(manifest, input.image, ["input"]), manifest.input.shape)
         : validateInput(manifest, input.data, input.shape);
-    return await certifyInput(certifier, x, args.request, { signal, onProgress: (p) => bar.update(p) });
+    const p = resolveParameters(manifest, args.request);
+    return await certifyResolved(certifier, x, p, { signal, onProgress: (done) => bar.update(done) });
   } finally {
     bar.clear();
     await certifier.close();

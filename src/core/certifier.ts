@@ -41,9 +41,22 @@ export async function certifyInput(
   parameters: CertifyParameters | unknown = {},
   hooks: CertifyHooks = {},
 ): Promise<Certificate> {
+  const x = validateInput(c.manifest, input);
+  return certifyResolved(c, x, resolveParameters(c.manifest, parameters), hooks);
+}
+
+/**
+ * certifyInput on an input and parameters already checked against `c.manifest`: `x` as
+ * validateInput returns it, `p` as resolveParameters does. For callers that check a request once,
+ * when it arrives, and certify it later.
+ */
+export async function certifyResolved(
+  c: LoadedCertifier,
+  x: Float32Array,
+  p: ResolvedParameters,
+  hooks: CertifyHooks = {},
+): Promise<Certificate> {
   const m = c.manifest;
-  const x = validateInput(m, input);
-  const p = resolveParameters(m, parameters);
   const routes = estimatorRoutes(m);
   // Set routing may certify each other option once more; the total is what it could take.
   const others = p.routing === "set" ? new Set(routes).size - 1 : 0;

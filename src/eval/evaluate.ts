@@ -1,6 +1,7 @@
 import type { Certificate } from "../core/certificate.js";
-import { certifyInput, type LoadedCertifier } from "../core/certifier.js";
+import { certifyResolved, type LoadedCertifier } from "../core/certifier.js";
 import { InputError } from "../core/errors.js";
+import { validateInput } from "../core/input.js";
 import { type CertifyParameters, type ResolvedParameters, resolveParameters } from "../core/parameters.js";
 import { type AccuracyPoint, accuracyTally, RADII } from "./accuracy.js";
 import type { ImageDataset } from "./dataset.js";
@@ -11,7 +12,7 @@ export interface EvaluateOptions {
   count: number;
   /** Stride between certified images (Cohen et al.'s --skip). */
   skip: number;
-  /** Passed to certifyInput; the seed is the run's base seed (random when absent). */
+  /** Resolved once for the run; the seed is the run's base seed (random when absent). */
   parameters?: CertifyParameters | undefined;
   radii?: readonly number[] | undefined;
   /** Rows an earlier run under the same settings certified: tallied as they are, not certified again. */
@@ -102,10 +103,10 @@ export async function evaluate(
     }
     const label = dataset.label(idx);
     const start = performance.now();
-    const cert = await certifyInput(
+    const cert = await certifyResolved(
       certifier,
-      dataset.image(idx),
-      { ...options.parameters, seed: seedOf(parameters.seed, idx) },
+      validateInput(m, dataset.image(idx)),
+      { ...parameters, seed: seedOf(parameters.seed, idx) },
       {
         signal: hooks.signal,
         onProgress: (p) =>
