@@ -85,29 +85,38 @@ export interface ResolvedParameters {
   routing: "single" | "set";
 }
 
-/** Validates parameters against the certifier and fills in its defaults. */
-export function resolveParameters(manifest: Manifest, raw: unknown = {}): ResolvedParameters {
+/**
+ * Validates parameters against the certifier and fills in its defaults. Errors name the field at
+ * fault under `at`, where the caller keeps the parameters (["parameters"] in an API request).
+ */
+export function resolveParameters(
+  manifest: Manifest,
+  raw: unknown = {},
+  at: readonly (string | number)[] = [],
+): ResolvedParameters {
+  const fail = (message: string, field: readonly (string | number)[]) =>
+    new InputError(message, [...at, ...field]);
   const parsed = CertifyParameters.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new InputError(issue?.message ?? "invalid parameters", issue?.path.map(pathKey) ?? []);
+    throw fail(issue?.message ?? "invalid parameters", issue?.path.map(pathKey) ?? []);
   }
   const p = parsed.data;
   const d = manifest.defaults;
   const mode = p.mode ?? (manifest.estimator ? "dual" : "global");
   if (mode === "dual" && !manifest.estimator) {
-    throw new InputError(`certifier "${manifest.id}" has no estimator; use mode "global"`, ["mode"]);
+    throw fail(`certifier "${manifest.id}" has no estimator; use mode "global"`, ["mode"]);
   }
   if (mode === "global" && p.routing === "set") {
-    throw new InputError('routing "set" needs dual mode: a global certificate has no routing', ["routing"]);
+    throw fail('routing "set" needs dual mode: a global certificate has no routing', ["routing"]);
   }
   const fallback = p.fallback === undefined ? (manifest.estimator?.fallback ?? null) : p.fallback;
   if (fallback !== null && fallback >= manifest.options.length) {
-    throw new InputError(`no classifier option ${fallback}`, ["fallback"]);
+    throw fail(`no classifier option ${fallback}`, ["fallback"]);
   }
   return {
     mode,
-    option: mode === "global" ? globalOption(manifest, p.sigma) : null,
+    option: mode === "global" ? globalOption(manifest, p.sigma, fail) : null,
     n0: p.n0 ?? d.n0,
     n: p.n ?? d.n,
     alpha: p.alpha ?? d.alpha,
@@ -121,15 +130,18 @@ export function resolveParameters(manifest: Manifest, raw: unknown = {}): Resolv
   };
 }
 
-function globalOption(manifest: Manifest, sigma: number | undefined): number {
+function globalOption(
+  manifest: Manifest,
+  sigma: number | undefined,
+  fail: (message: string, field: readonly (string | number)[]) => InputError,
+): number {
   const sigmas = manifest.options.map((o) => o.sigma);
   if (sigma === undefined) {
     if (sigmas.length === 1) return 0;
-    throw new InputError(`global mode needs a sigma, one of ${sigmas.join(", ")}`, ["sigma"]);
+    throw fail(`global mode needs a sigma, one of ${sigmas.join(", ")}`, ["sigma"]);
   }
   const i = sigmas.findIndex((s) => Math.abs(s - sigma) <= 1e-9 * s);
-  if (i < 0)
-    throw new InputError(`sigma ${sigma} is not offered; choose one of ${sigmas.join(", ")}`, ["sigma"]);
+  if (i < 0) throw fail(`sigma ${sigma} is not offered; choose one of ${sigmas.join(", ")}`, ["sigma"]);
   return i;
 }
 
