@@ -102,6 +102,19 @@ describe("certification jobs", () => {
     expect(done.input.shape).toEqual([2]);
   });
 
+  it("shows the parameters as sent, with the seed, and certifies with them resolved once on acceptance", async () => {
+    const res = await post({ certifier: "half", input: tensor([0.5, 0.5]), parameters: { n0: 10, n: 50 } });
+    const job = (await res.json()) as JobBody;
+    expect(job.parameters).toEqual({ n0: 10, n: 50, seed: job.parameters.seed });
+    const done = await settle(job.id);
+    expect(Object.keys(done)).not.toContain("resolved");
+    expect(done.parameters).toEqual(job.parameters);
+    const cert = CertificateSchema.parse(done.certificate);
+    // The certifier's defaults for what was not sent, and the seed fixed when the job was accepted.
+    expect(cert.parameters).toMatchObject({ n0: 10, n: 50, alpha: 0.01, alphaSplit: null, routing: null });
+    expect(cert.seed).toBe(job.parameters.seed);
+  });
+
   it("certifies with set routing past R_sigma, and reports what ran", async () => {
     // 0.1 from the estimator's hyperplane (R_sigma small), 0.38 from the classifier's.
     const res = await post({

@@ -1,5 +1,5 @@
 import type { Certificate } from "../../core/certificate.js";
-import type { CertifyParameters } from "../../core/parameters.js";
+import type { CertifyParameters, ResolvedParameters } from "../../core/parameters.js";
 import {
   type JobError,
   type JobEvent,
@@ -23,8 +23,14 @@ export interface JobSpec {
   certifier: string;
   /** The input, decoded and validated against the certifier: float32 little-endian, base64. */
   input: { shape: number[]; data: string; sha256: string };
-  /** Fully resolved except for defaults the manifest supplies; `seed` is always set, so a rerun is identical. */
+  /** The parameters as sent, with `seed` always set, so that a rerun is identical. */
   parameters: CertifyParameters & { seed: number };
+  /**
+   * The same parameters resolved against the certifier's manifest when the job was accepted, and
+   * that manifest's digest (job-input.ts): a run on the same manifest certifies with them as they
+   * are. Absent in jobs recorded by earlier versions, which are resolved when they run.
+   */
+  resolved?: { manifest: string; parameters: ResolvedParameters } | undefined;
   webhook?: { url: string; events: JobEvent[] } | undefined;
   metadata?: Record<string, string> | undefined;
 }

@@ -9,7 +9,7 @@ import { decodeBase64, float32FromBase64 } from "./tensor.js";
 
 /**
  * The request's input as the job carries it: decoded, checked against the certifier's shape and
- * range (an InputError whose path points into the request body otherwise), and digested. Images
+ * range (an InputError naming the request body's field otherwise), and digested. Images
  * are decoded on the decoder's thread, so that a large one does not hold up other requests.
  */
 export async function decodeInput(
@@ -32,18 +32,7 @@ export async function decodeInput(
     values = typeof data === "string" ? float32FromBase64(data, ["input", "data"]) : Float32Array.from(data);
     shape = input.shape;
   }
-  try {
-    values = validateInput(manifest, values, shape);
-  } catch (e) {
-    throw e instanceof InputError ? new InputError(e.message, requestPath(e.path)) : e;
-  }
+  // Checked once, with the errors naming the request's own fields.
+  values = validateInput(manifest, values, shape, { shape: ["input", "shape"], values: ["input", "data"] });
   return encodeJobInput(values, manifest.input.shape);
-}
-
-/** validateInput names `shape`, `input` or `input[i]`; in the request they are under `input`. */
-function requestPath(path: readonly (string | number)[]): (string | number)[] {
-  const [head, ...rest] = path;
-  if (head === "shape") return ["input", "shape"];
-  if (head === "input") return ["input", "data", ...rest];
-  return ["input", ...path];
 }

@@ -1,5 +1,5 @@
 import type { Certificate } from "../../core/certificate.js";
-import { certifyInput } from "../../core/certifier.js";
+import { certifyResolved } from "../../core/certifier.js";
 import type { Manifest } from "../../core/manifest.js";
 import type { NoiseVersion } from "../../core/noise.js";
 import type { Progress } from "../../core/sampler.js";
@@ -9,7 +9,7 @@ import type { ProviderConfig } from "../../runtime/providers.js";
 import { ThreadPool } from "../../runtime/threads/pool.js";
 import type { JobSpec } from "../contract/jobs.js";
 import { abortError, isAbortError, JobFailure, jobErrorFrom } from "./errors.js";
-import { jobInputValues } from "./job-input.js";
+import { jobRun } from "./job-input.js";
 
 /** The one decoding of a job's input, for those who certify a job's spec themselves. */
 export { decodeJobInput } from "./job-input.js";
@@ -96,12 +96,11 @@ export function createRunner(options: RunnerOptions): Runner {
       try {
         signal?.throwIfAborted();
         const manifest = await manifestOf(spec.certifier);
-        return await certifyInput(
-          pool.certifier(spec.certifier, manifest, signal),
-          jobInputValues(spec.input),
-          spec.parameters,
-          { signal, onProgress: hooks.onProgress && throttled(hooks.onProgress, progressIntervalMs) },
-        );
+        const { x, p } = jobRun(spec, manifest);
+        return await certifyResolved(pool.certifier(spec.certifier, manifest, signal), x, p, {
+          signal,
+          onProgress: hooks.onProgress && throttled(hooks.onProgress, progressIntervalMs),
+        });
       } catch (e) {
         throw failureOf(e, signal);
       } finally {

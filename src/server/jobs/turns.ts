@@ -1,13 +1,16 @@
 import type { JobSpec } from "../contract/jobs.js";
 
 /**
- * What a job costs in the turns below: the draws it asks for, n0 + n per stage, over its tenant's
- * `weight` (TENANT_WEIGHTS), so that a tenant of weight 2 is served twice the draws of one of
- * weight 1. A dual certificate runs two stages, but the manifest that says so is not read to queue
- * a job; every job of a certifier is counted alike, which is what fairness between tenants needs.
+ * What a job costs in the turns below: the draws it asks for, n0 + n per stage (the certifier's
+ * defaults included, as resolved when it was accepted), over its tenant's `weight`
+ * (TENANT_WEIGHTS), so that a tenant of weight 2 is served twice the draws of one of weight 1. A
+ * dual certificate runs two stages, but every job of a certifier is counted alike, which is what
+ * fairness between tenants needs.
  */
-export const costOf = (spec: JobSpec, weight = 1): number =>
-  Math.max(1, Math.round(((spec.parameters.n0 ?? 0) + (spec.parameters.n ?? 0)) / weight));
+export const costOf = (spec: JobSpec, weight = 1): number => {
+  const { n0 = 0, n = 0 } = spec.resolved?.parameters ?? spec.parameters;
+  return Math.max(1, Math.round((n0 + n) / weight));
+};
 
 /**
  * Queued job ids in one first-in, first-out line per tenant, the tenants served by start-time fair

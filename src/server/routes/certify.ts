@@ -16,6 +16,7 @@ import {
 } from "../contract/jobs.js";
 import type { AppEnv } from "../env.js";
 import { decodeInput } from "../input/decode.js";
+import { resolvedForJob } from "../jobs/job-input.js";
 import { jsonOnly } from "../middleware/json-only.js";
 import { ProblemError, problem, problemTypes } from "../middleware/problem.js";
 import { fieldError, validationHook, validationProblem } from "../middleware/validation.js";
@@ -240,19 +241,18 @@ async function jobSpec(
   maxDraws: number,
 ): Promise<JobSpec> {
   const parameters = body.parameters ?? {};
-  let seed: number;
+  let resolved: ResolvedParameters;
   let input: JobSpec["input"];
   try {
-    const resolved = resolveParameters(manifest, parameters);
+    resolved = resolveParameters(manifest, parameters, ["parameters"]);
     checkDraws(resolved, parameters, maxDraws);
-    seed = resolved.seed;
     input = await decodeInput(manifest, body.input);
   } catch (e) {
+    // Every check names the request's own field; this is the one place it becomes a problem.
     if (!(e instanceof InputError)) throw e;
-    const path = e.path[0] === "input" ? e.path : ["parameters", ...e.path];
     throw validationProblem(
-      [fieldError(path, e.message)],
-      path[0] === "input" ? { expectedShape: manifest.input.shape } : {},
+      [fieldError(e.path, e.message)],
+      e.path[0] === "input" ? { expectedShape: manifest.input.shape } : {},
     );
   }
   const webhook = body.webhook && { url: body.webhook.url, events: body.webhook.events ?? DEFAULT_EVENTS };
@@ -260,7 +260,8 @@ async function jobSpec(
   return {
     certifier: manifest.id,
     input,
-    parameters: { ...parameters, seed },
+    parameters: { ...parameters, seed: resolved.seed },
+    resolved: resolvedForJob(manifest, resolved),
     webhook,
     metadata: body.metadata,
   };
@@ -276,7 +277,7 @@ function checkDraws(resolved: ResolvedParameters, given: CertifyParameters, maxD
   const field = given.n0 !== undefined && given.n === undefined ? "n0" : "n";
   throw new InputError(
     `n0 + n is ${draws} draws per stage, more than this server's limit of ${maxDraws} (MAX_DRAWS)`,
-    [field],
+    ["parameters", field],
   );
 }
 
