@@ -9,6 +9,7 @@ import { loadConfig } from "../src/server/config.js";
 import { startServer } from "../src/server/server.js";
 import { buildPackage } from "./helpers/build.js";
 import { bombPng } from "./helpers/images.js";
+import { until } from "./helpers/jobs.js";
 import { halfSpaceModel, linearModel } from "./helpers/onnx-builder.js";
 import { writeCertifier } from "./helpers/zoo.js";
 
@@ -274,6 +275,8 @@ describe("interrupts", () => {
     const child = spawn(process.execPath, [
       "--import",
       "tsx",
+      "--import",
+      "./test/helpers/sigint-ready.mjs",
       "src/cli/index.ts",
       "certify",
       "--manifest",
@@ -288,7 +291,9 @@ describe("interrupts", () => {
       stderr += d;
     });
     const code = new Promise<number | null>((resolve) => child.on("close", resolve));
-    await new Promise((r) => setTimeout(r, 4000));
+    await until(() => stderr.includes("listening for SIGINT\n"), "the CLI to listen for SIGINT");
+    // Then well into the certificate's draws, as a user would press it.
+    await new Promise((r) => setTimeout(r, 1000));
     child.kill("SIGINT");
     expect(await code).toBe(130);
     expect(stderr).toContain("dualrs: interrupted");
