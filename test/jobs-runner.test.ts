@@ -2,6 +2,7 @@ import { rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { certifyInput } from "../src/core/certifier.js";
+import { NOISE_SQUARES } from "../src/core/noise.js";
 import type { Progress } from "../src/core/sampler.js";
 import { loadCertifier } from "../src/runtime/certifier.js";
 import { localModelStore, type ModelStore } from "../src/runtime/model-store.js";
@@ -70,6 +71,23 @@ describe("runner", () => {
     expect(progress.every((p) => p.total === total)).toBe(true);
     expect(progress.map((p) => p.done)).toEqual([...progress.map((p) => p.done)].sort((a, b) => a - b));
     expect(progress.at(-1)).toEqual({ done: total, total });
+  });
+
+  it("names in the certificate the noise generator its threads drew from", async () => {
+    const spec = halfSpaceSpec({ n: 500 });
+    const certificate = await runner({ noiseVersion: NOISE_SQUARES }).run(spec);
+    expect(certificate.noise).toBe(NOISE_SQUARES);
+    const local = await loadCertifier(localModelStore(dir), "dual-halfspace", {
+      providers: ["cpu"],
+      noiseVersion: NOISE_SQUARES,
+    });
+    try {
+      expect(certificate).toEqual(
+        await certifyInput(local, decodeJobInput(spec.input.data), spec.parameters),
+      );
+    } finally {
+      await local.close();
+    }
   });
 
   it("loads a certifier once per thread and reuses it", async () => {

@@ -3,12 +3,19 @@ import type { Worker } from "node:worker_threads";
 import type { LoadedCertifier } from "../../core/certifier.js";
 import { estimatorRoutes, type Manifest } from "../../core/manifest.js";
 import type { DrawBatch, NoisyClassifier } from "../../core/model.js";
+import type { NoiseVersion } from "../../core/noise.js";
 import type { ModelStore } from "../model-store.js";
 import { abortError, ThreadLostError, ThreadTaskError } from "./errors.js";
 import type { ChainRef, FromThread, ThreadData, ToThread } from "./protocol.js";
 import { startThread } from "./start.js";
 
 type Answer = Extract<FromThread, { type: "counts" | "loaded" }>;
+
+/** A batch's class counts, and the noise generator its draws came from. */
+interface Counted {
+  counts: Uint32Array;
+  noise: NoiseVersion;
+}
 
 /** A message for a thread, and who waits for its answer. */
 interface Request {
@@ -68,10 +75,11 @@ export class ThreadPool {
   }
 
   /**
-   * Class counts of `batch` on `chain` of `certifier`. Rejects with an AbortError at once when
-   * `signal` aborts, a ThreadTaskError when the engine failed, a ThreadLostError when the thread died.
+   * Class counts of `batch` on `chain` of `certifier`, and the noise generator they were drawn
+   * with. Rejects with an AbortError at once when `signal` aborts, a ThreadTaskError when the engine
+   * failed, a ThreadLostError when the thread died.
    */
-  count(certifier: string, chain: ChainRef, batch: DrawBatch, signal?: AbortSignal): Promise<Uint32Array> {
+  count(certifier: string, chain: ChainRef, batch: DrawBatch, signal?: AbortSignal): Promise<Counted> {
     return new Promise((resolve, reject) => {
       if (this.#closed || signal?.aborted) return reject(abortError());
       const onAbort = () => {
@@ -86,7 +94,7 @@ export class ThreadPool {
         message: (id) => ({ type: "batch", id, certifier, chain, batch }),
         resolve: (answer) => {
           signal?.removeEventListener("abort", onAbort);
-          if (answer.type === "counts") resolve(answer.counts);
+          if (answer.type === "counts") resolve({ counts: answer.counts, noise: answer.noise });
         },
         reject: (e) => {
           signal?.removeEventListener("abort", onAbort);
@@ -104,12 +112,21 @@ export class ThreadPool {
    * threads, as many at once as there are threads. `signal` cancels its batches.
    */
   certifier(ref: string, manifest: Manifest, signal?: AbortSignal): LoadedCertifier {
+    // The threads resolve the providers, and so the default generator: the batches say which it is.
+    let noise: NoiseVersion | undefined;
     const chain = (id: ChainRef, classes: number): NoisyClassifier => ({
       classes,
       parallelism: this.size,
-      countBatch: (batch) => this.count(ref, id, batch, signal),
+      countBatch: async (batch) => {
+        const counted = await this.count(ref, id, batch, signal);
+        noise = counted.noise;
+        return counted.counts;
+      },
     });
     return {
+      get noise() {
+        return noise;
+      },
       manifest,
       options: manifest.options.map((_, i) => chain(i, manifest.labels.length)),
       estimator: manifest.estimator ? chain("estimator", estimatorRoutes(manifest).length) : undefined,

@@ -33,6 +33,7 @@ export type ToThread =
 export type FromThread =
   | { type: "store"; req: number; method: "loadManifest"; args: [string] }
   | { type: "store"; req: number; method: "readModel"; args: [string, string | undefined] }
-  | { type: "counts"; id: number; counts: Uint32Array }
+  /** `noise`: the generator the batch's draws came from, as the thread's certifier resolved it. */
+  | { type: "counts"; id: number; counts: Uint32Array; noise: NoiseVersion }
   | { type: "loaded"; id: number }
   | { type: "failed"; id: number; error: ErrorInfo };

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { Manifest } from "../../core/manifest.js";
+import { NOISE } from "../../core/noise.js";
 import { loadCertifier, type RuntimeCertifier } from "../certifier.js";
 import type { ModelStore } from "../model-store.js";
 import type { FromThread, ThreadData, ToThread } from "./protocol.js";
@@ -65,7 +66,7 @@ async function batch(m: Extract<ToThread, { type: "batch" }>): Promise<void> {
     const model = m.chain === "estimator" ? c.estimator : c.options[m.chain];
     if (!model) throw new Error(`certifier "${m.certifier}" has no chain ${m.chain}`);
     const counts = await model.countBatch(m.batch);
-    send({ type: "counts", id: m.id, counts }, [counts.buffer as ArrayBuffer]);
+    send({ type: "counts", id: m.id, counts, noise: c.noise ?? NOISE }, [counts.buffer as ArrayBuffer]);
   } catch (e) {
     send({ type: "failed", id: m.id, error: errorInfo(e) });
   }
