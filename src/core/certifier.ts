@@ -91,16 +91,13 @@ export async function certifyResolved(
     if (last < p.n0 + p.n) progress(p.n0 + p.n);
     return result;
   };
+  /** A classifier option's stage, smoothed at the option's sigma. */
+  const runOption = (option: number, alpha: number, stage: Stage = "classifier") =>
+    run(classifierOf(c, option), m.options[option]?.sigma ?? 0, alpha, stage, classifierPlan);
 
   if (p.mode === "global") {
     const option = p.option ?? 0;
-    const clf = await run(
-      classifierOf(c, option),
-      m.options[option]?.sigma ?? 0,
-      p.alpha,
-      "classifier",
-      classifierPlan,
-    );
+    const clf = await runOption(option, p.alpha);
     return finish(c, p, { estimator: null, classifier: report(clf, optionRef(m, option)) }, false, option);
   }
 
@@ -110,14 +107,7 @@ export async function certifyResolved(
   const alphaE = p.alpha * p.alphaSplit;
   const alphaC = p.alpha - alphaE;
   const alphas = p.routing === "set" ? routingAlphas(alphaC, routes.length, others + 1) : null;
-  const runClassifier = (option: number) =>
-    run(
-      classifierOf(c, option),
-      m.options[option]?.sigma ?? 0,
-      alphas?.top ?? alphaC,
-      "classifier",
-      classifierPlan,
-    );
+  const runClassifier = (option: number) => runOption(option, alphas?.top ?? alphaC);
   let early: { option: number; result: CertifyResult } | undefined;
   let estimatorPlan: CertifySpec["plan"];
   if (schedule && target === undefined) {
@@ -170,13 +160,7 @@ export async function certifyResolved(
   if (alphas && routing && capped) {
     const candidates = runnerUps(est, routes, routed, alphas.upper, (i) => optionRef(m, i));
     const set = await certifyRunnerUps(clf.top, clf.radius, want, candidates, (option, rank) =>
-      run(
-        classifierOf(c, option),
-        m.options[option]?.sigma ?? 0,
-        alphas.rank,
-        { runnerUp: rank },
-        classifierPlan,
-      ),
+      runOption(option, alphas.rank, { runnerUp: rank }),
     );
     routing = { ...routing, runnerUps: candidates, certified: set.certified, radius: set.radius };
   }
