@@ -170,7 +170,7 @@ function slots(concurrency: number) {
 }
 
 /** `onProgress` at most once per `intervalMs`, and always for the last report. */
-function throttled(onProgress: (p: Progress) => void, intervalMs: number): (p: Progress) => void {
+export function throttled(onProgress: (p: Progress) => void, intervalMs: number): (p: Progress) => void {
   let last = 0;
   return (p) => {
     const now = Date.now();

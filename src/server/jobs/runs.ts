@@ -2,7 +2,7 @@ import type { Progress } from "../../core/sampler.js";
 import { execute } from "./execute.js";
 import type { Lifecycle } from "./lifecycle.js";
 import type { JobStore } from "./ports.js";
-import type { Runner } from "./runner.js";
+import { type Runner, throttled } from "./runner.js";
 
 type Reason = "cancel" | "shutdown";
 
@@ -78,15 +78,15 @@ export class Runs {
 
   private async execute(id: string, job: Parameters<typeof execute>[1], a: Active) {
     let latest: Progress = { done: 0, total: 0 };
-    let written = 0;
+    const write = throttled(
+      (p) => void this.store.progress(id, p).catch(() => {}),
+      this.options.progressIntervalMs,
+    );
     const outcome = await execute(this.runner, job, {
       signal: a.controller.signal,
       onProgress: (p) => {
         latest = p;
-        const now = Date.now();
-        if (now - written < this.options.progressIntervalMs && p.done < p.total) return;
-        written = now;
-        this.store.progress(id, p).catch(() => {});
+        write(p);
       },
     });
     const progress = latest;
