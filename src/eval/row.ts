@@ -51,7 +51,7 @@ export function rowOf(cert: Certificate, idx: number, label: number, time: numbe
     fallback: cert.fallback,
     ...(cert.routing && {
       rSingle: cert.routing.singleRadius,
-      extraDraws: cert.routing.certified.reduce((sum, s) => sum + s.draws, 0),
+      extraDraws: runnerUpDraws(cert),
     }),
   };
   return row;
@@ -67,6 +67,10 @@ export function drawsOf(row: EvalRow, parameters: { n0: number; n: number }): nu
 /** Noisy draws a certificate took: each stage's n0 plus the estimation draws it counted. */
 export function certificateDraws(cert: Certificate): number {
   const { estimator, classifier } = cert.stages;
-  const extra = cert.routing?.certified.reduce((sum, s) => sum + s.draws, 0) ?? 0;
-  return (estimator?.draws ?? 0) + (classifier?.draws ?? 0) + extra;
+  return (estimator?.draws ?? 0) + (classifier?.draws ?? 0) + runnerUpDraws(cert);
+}
+
+/** Draws of the runner-ups set routing certified; 0 without set routing. */
+function runnerUpDraws(cert: Certificate): number {
+  return cert.routing?.certified.reduce((sum, s) => sum + s.draws, 0) ?? 0;
 }
